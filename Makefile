@@ -1,0 +1,109 @@
+# tinydiff build. `make` builds the library and every program under build/; `make test`
+# runs every test and ends with "N passed, N failed[, N skipped]". See README.md.
+#
+#   make [CUDA=1] [BUILD=dir] [SANITIZE=1]   build (CUDA=1 adds tensor/cuda/ via nvcc)
+#   make test                                build and run all tests
+#   make lessons                             build the lesson programs
+#   make bench | bench-compare               benchmarks (tests/bench/)
+#   make deps                                install the Debian packages the build needs
+#   make data                                fetch MNIST (checksummed) into ./data
+
+BUILD    ?= build
+CXX      ?= g++
+NVCC     ?= /usr/local/cuda/bin/nvcc
+OPT      ?= -O3 -march=native
+CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-maybe-uninitialized -I. -isystem /usr/include/eigen3 -MMD -MP
+LDLIBS   += -fopenmp -lz -lstb -lpthread
+
+ifeq ($(SANITIZE),1)
+  CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDLIBS   += -fsanitize=address,undefined
+  OPT      := -O1 -g
+endif
+
+# The library: everything except program entry points and tests.
+LIB_DIRS := tensor tensor/cpu autograd autograd/ops nn nn/functional diffusion lessons/common
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp)) \
+            $(filter-out %/main.cpp,$(wildcard lessons/[0-9][0-9]_*/*.cpp))
+
+ifeq ($(CUDA),1)
+  CXXFLAGS += -DTINYDIFF_CUDA -I/usr/local/cuda/include
+  LDLIBS   += -L/usr/local/cuda/lib64 -lcudart -lcublas
+  CU_SRC   := $(wildcard tensor/cuda/*.cu)
+  NVFLAGS  := -std=c++17 -O3 -ccbin $(CXX) -DTINYDIFF_CUDA -I. -I/usr/include/eigen3 \
+              --expt-relaxed-constexpr -diag-suppress 20012 \
+              -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -MMD -MP
+endif
+
+OBJ      := $(BUILD)/obj
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(OBJ)/%.o) $(CU_SRC:%.cu=$(OBJ)/%.cu.o)
+LIB      := $(BUILD)/libtinydiff.a
+
+TEST_SRC := $(wildcard tests/*.cpp)
+TEST_OBJ := $(TEST_SRC:%.cpp=$(OBJ)/%.o)
+TEST_BIN := $(BUILD)/tests
+
+BENCH_SRC := $(wildcard tests/bench/*.cpp)
+BENCH_BIN := $(if $(BENCH_SRC),$(BUILD)/bench)
+
+# build/lessonNN from lessons/NN_name/main.cpp
+LESSON_MAINS := $(wildcard lessons/[0-9][0-9]_*/main.cpp)
+LESSON_BINS  := $(foreach m,$(LESSON_MAINS),$(BUILD)/lesson$(shell basename $(dir $(m)) | cut -c1-2))
+
+.PHONY: all lib test lessons bench bench-compare deps data clean student grade
+
+all: deps $(LIB) $(LESSON_BINS) $(TEST_BIN) $(BENCH_BIN)
+lib: $(LIB)
+lessons: deps $(LESSON_BINS)
+
+$(OBJ)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(OBJ)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB)
+	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/bench: $(BENCH_SRC:%.cpp=$(OBJ)/%.o) $(LIB)
+	$(CXX) $(CXXFLAGS) $^ $(LDLIBS) -o $@
+
+.SECONDEXPANSION:
+$(BUILD)/lesson%: $$(patsubst %.cpp,$(OBJ)/%.o,$$(wildcard lessons/$$*_*/main.cpp)) $(LIB)
+	$(CXX) $(CXXFLAGS) $^ $(LDLIBS) -o $@
+
+# Runs every test. The runner prints the summary line last.
+test: all
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} ./$(TEST_BIN) $(TEST_ARGS)
+
+bench: deps $(BENCH_BIN)
+	./$(BENCH_BIN) $(BENCH_ARGS)
+
+bench-compare: deps $(BENCH_BIN)
+	tests/bench/compare.sh $(BUILD)
+
+# Installs the Debian packages the build needs when one is missing (needs root).
+DEPS := /usr/include/eigen3/Eigen/Core:libeigen3-dev /usr/include/doctest/doctest.h:doctest-dev \
+        /usr/include/stb/stb_image_write.h:libstb-dev /usr/include/zlib.h:zlib1g-dev
+MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
+deps:
+ifneq ($(MISSING),)
+	@echo "deps: installing $(MISSING)"
+	@if [ "$$(id -u)" -ne 0 ]; then echo "deps: not root; run: sudo apt-get install -y $(MISSING)" >&2; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING)
+endif
+
+data:
+	@lessons/common/fetch_data.sh data
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.cpp=$(OBJ)/%.d) $(LESSON_MAINS:%.cpp=$(OBJ)/%.d)

@@ -1,0 +1,8 @@
+// The whole public API in one include.
+#pragma once
+#include "autograd/gradcheck.hpp"
+#include "autograd/graph.hpp"
+#include "autograd/ops.hpp"
+#include "tensor/rng.hpp"
+#include "tensor/storage.hpp"
+#include "tensor/tensor.hpp"
