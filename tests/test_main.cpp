@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -74,6 +75,44 @@ void check_gradients(const TensorFn& fn, const TensorList& inputs,
                      const GradcheckOptions& options) {
   GradcheckResult r = gradcheck(fn, inputs, options);
   CHECK_MESSAGE(r.passed, r.message);
+}
+
+const SafetensorsFile& fixture(const std::string& file) {
+  static std::map<std::string, SafetensorsFile> cache;
+  auto it = cache.find(file);
+  if (it == cache.end())
+    it = cache.emplace(file, load_safetensors("tests/ref/fixtures/" + file + ".safetensors")).first;
+  return it->second;
+}
+
+Tensor fixture_tensor(const std::string& file, const std::string& key) {
+  const auto& tensors = fixture(file).tensors;
+  auto it = tensors.find(key);
+  if (it == tensors.end())
+    throw_error("fixture ", file, ": no tensor '", key,
+                "' (hint: re-run the tests/ref/ script that writes it)");
+  return it->second;
+}
+
+void check_parity(const std::string& file, const std::string& case_name,
+                  const std::vector<std::string>& input_names, const TensorFn& fn, double rtol,
+                  double atol) {
+  TensorList inputs;
+  for (const std::string& name : input_names) {
+    Tensor t = fixture_tensor(file, case_name + "." + name).detach().clone();
+    if (name.rfind("idx_", 0) != 0) t.requires_grad_();
+    inputs.push_back(t);
+  }
+  Tensor out = fn(inputs);
+  require_close(out, fixture_tensor(file, case_name + ".out"), rtol, atol, case_name + " output");
+  out.backward(fixture_tensor(file, case_name + ".grad_out"));
+  const auto& tensors = fixture(file).tensors;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string key = case_name + ".grad." + input_names[i];
+    if (!tensors.count(key)) continue;
+    REQUIRE_MESSAGE(inputs[i].grad().defined(), case_name << ": no gradient for " << input_names[i]);
+    require_close(inputs[i].grad(), tensors.at(key), rtol, atol, key);
+  }
 }
 
 std::string data_dir() {

@@ -29,6 +29,20 @@ Tensor uniform(const Shape& shape, float lo, float hi, uint64_t seed, bool requi
 void check_gradients(const TensorFn& fn, const TensorList& inputs,
                      const GradcheckOptions& options = {});
 
+// A fixture file tests/ref/fixtures/<file>.safetensors written by a tests/ref/ script
+// (loaded once, then cached). Tests run from the repository root.
+const SafetensorsFile& fixture(const std::string& file);
+// fixture(file).tensors[key], with an error naming the file and key when it is missing.
+Tensor fixture_tensor(const std::string& file, const std::string& key);
+
+// PyTorch parity for one case written by tests/ref/common.py's case(): loads the inputs
+// "<case>.<name>" (names starting with "idx_" are indices and get no gradient), runs `fn`,
+// compares the output with "<case>.out", back-propagates "<case>.grad_out" and compares each
+// input's gradient with "<case>.grad.<name>" where the fixture has one.
+void check_parity(const std::string& file, const std::string& case_name,
+                  const std::vector<std::string>& input_names, const TensorFn& fn,
+                  double rtol = 1e-4, double atol = 1e-5);
+
 // The data directory ($TINYDIFF_DATA, else ./data, else ../shared/data), or "" when absent.
 std::string data_dir();
 
