@@ -8,6 +8,8 @@
 #   make deps                                install the Debian packages the build needs
 #   make data                                fetch MNIST (checksummed) into ./data
 
+MAKEFLAGS += --jobs=$(shell nproc) --output-sync=target
+
 BUILD    ?= build
 CXX      ?= g++
 NVCC     ?= /usr/local/cuda/bin/nvcc

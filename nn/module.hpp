@@ -33,6 +33,13 @@ class Module {
 
   // The class name shown by summary(), e.g. "Conv2d".
   virtual std::string type_name() const = 0;
+  // The full dotted name inside the root module ("" for the root), e.g. "down1.model.0".
+  const std::string& name() const { return name_; }
+  // The type and the name, for error messages: "Conv2d 'down1.model.0'" (just "Conv2d" for
+  // a root module).
+  std::string label() const {
+    return name_.empty() ? type_name() : type_name() + " '" + name_ + "'";
+  }
   // The single-input forward; modules with other inputs (x, t, c) define their own methods.
   virtual Tensor forward(const Tensor& x);
   // Calls forward and, while a summary trace is running, records the input and output shapes.
@@ -62,6 +69,8 @@ class Module {
   // The parameter table (name, [shape], count, then the total) followed by the forward trace
   // of every child's input and output shapes when `example_input` is given.
   std::string summary(const Tensor& example_input = Tensor());
+  // The same for a model whose forward takes several inputs: run_forward calls it once.
+  std::string summary(const std::function<void()>& run_forward);
   // Runs fn while recording (module name, type, input shape, output shape) for every
   // module called through operator() (or trace_call), for summary().
   struct TraceEntry {
@@ -85,6 +94,12 @@ class Module {
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> child);
   void set_name(const std::string& qualified);
+  // Throws unless `name` is a valid, not yet used name for a parameter, buffer or child.
+  void check_new_name(const std::string& name) const;
+  // Calls fn(full name, member, is_buffer) for every registered tensor in PyTorch's
+  // state_dict order: this module's parameters, its buffers, then each child's, recursively.
+  void visit_tensors(const std::string& prefix,
+                     const std::function<void(const std::string&, Tensor*, bool)>& fn) const;
   std::string name_;  // the full dotted name inside the root module ("" for the root)
   bool training_ = true;
   std::vector<std::pair<std::string, Tensor*>> params_, buffers_;

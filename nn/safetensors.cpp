@@ -1,5 +1,7 @@
 #include "nn/safetensors.hpp"
 
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -49,6 +51,7 @@ class JsonParser {
   }
   Json parse_value() {
     char c = peek();
+    if ((c == '{' || c == '[') && depth_ >= kMaxDepth) fail("nested too deeply");
     if (c == '{') return parse_object();
     if (c == '[') return parse_array();
     if (c == '"') {
@@ -95,21 +98,50 @@ class JsonParser {
         case 'r': out += '\r'; break;
         case 'b': out += '\b'; break;
         case 'f': out += '\f'; break;
-        case 'u': {
-          if (pos_ + 4 > s_.size()) fail("bad \\u escape");
-          unsigned code = std::stoul(s_.substr(pos_, 4), nullptr, 16);
-          pos_ += 4;
-          if (code < 0x80) out += char(code);
-          else if (code < 0x800) out += char(0xC0 | (code >> 6)), out += char(0x80 | (code & 0x3F));
-          else out += char(0xE0 | (code >> 12)), out += char(0x80 | ((code >> 6) & 0x3F)),
-               out += char(0x80 | (code & 0x3F));
-          break;
-        }
+        case 'u': append_utf8(out, parse_code_point()); break;
         default: out += e;
       }
     }
   }
+  // Four hex digits after "\u"; a UTF-16 surrogate pair (\ud83d\ude00) makes one code point.
+  unsigned parse_hex4() {
+    if (pos_ + 4 > s_.size()) fail("bad \\u escape");
+    unsigned code = 0;
+    for (int i = 0; i < 4; ++i) {
+      char h = s_[pos_++];
+      if (!std::isxdigit(static_cast<unsigned char>(h))) fail("bad \\u escape");
+      code = code * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (h | 0x20) - 'a' + 10);
+    }
+    return code;
+  }
+  unsigned parse_code_point() {
+    unsigned code = parse_hex4();
+    if (code < 0xD800 || code > 0xDBFF) return code;
+    if (s_.compare(pos_, 2, "\\u") != 0) fail("unpaired UTF-16 surrogate");
+    pos_ += 2;
+    unsigned low = parse_hex4();
+    if (low < 0xDC00 || low > 0xDFFF) fail("unpaired UTF-16 surrogate");
+    return 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+  }
+  static void append_utf8(std::string& out, unsigned code) {
+    if (code < 0x80) {
+      out += char(code);
+    } else if (code < 0x800) {
+      out += char(0xC0 | (code >> 6));
+      out += char(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+      out += char(0xE0 | (code >> 12));
+      out += char(0x80 | ((code >> 6) & 0x3F));
+      out += char(0x80 | (code & 0x3F));
+    } else {
+      out += char(0xF0 | (code >> 18));
+      out += char(0x80 | ((code >> 12) & 0x3F));
+      out += char(0x80 | ((code >> 6) & 0x3F));
+      out += char(0x80 | (code & 0x3F));
+    }
+  }
   Json parse_array() {
+    DepthGuard guard(depth_);
     expect('[');
     Json v;
     v.kind = Json::Array;
@@ -121,6 +153,7 @@ class JsonParser {
     }
   }
   Json parse_object() {
+    DepthGuard guard(depth_);
     expect('{');
     Json v;
     v.kind = Json::Object;
@@ -134,9 +167,17 @@ class JsonParser {
       expect(',');
     }
   }
+  // A header nests three levels; a limit keeps a hostile "[[[[..." from overflowing the stack.
+  static constexpr int kMaxDepth = 64;
+  struct DepthGuard {
+    explicit DepthGuard(int& d) : depth(d) { ++depth; }
+    ~DepthGuard() { --depth; }
+    int& depth;
+  };
   const std::string& s_;
   const std::string& path_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 std::string json_escape(const std::string& s) {
@@ -178,30 +219,47 @@ float half_to_float(uint16_t h) {
   return f;
 }
 
+// dst[i] = float(the i-th little-endian T in src); memcpy because src need not be aligned.
+template <class T>
+void widen(const char* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, src + i * int64_t(sizeof(T)), sizeof(T));
+    dst[i] = float(v);
+  }
+}
+
 // Converts n little-endian values of `dtype` to float.
 void convert_to_float(const std::string& dtype, const char* src, float* dst, int64_t n) {
-  auto read = [&](auto tag, int64_t i) {
-    decltype(tag) v;
-    std::memcpy(&v, src + i * sizeof(v), sizeof(v));
-    return v;
-  };
-  for (int64_t i = 0; i < n; ++i) {
-    if (dtype == "F32") dst[i] = read(float(), i);
-    else if (dtype == "F64") dst[i] = float(read(double(), i));
-    else if (dtype == "I64") dst[i] = float(read(int64_t(), i));
-    else if (dtype == "U64") dst[i] = float(read(uint64_t(), i));
-    else if (dtype == "I32") dst[i] = float(read(int32_t(), i));
-    else if (dtype == "U32") dst[i] = float(read(uint32_t(), i));
-    else if (dtype == "I16") dst[i] = float(read(int16_t(), i));
-    else if (dtype == "U16") dst[i] = float(read(uint16_t(), i));
-    else if (dtype == "I8") dst[i] = float(read(int8_t(), i));
-    else if (dtype == "U8" || dtype == "BOOL") dst[i] = float(read(uint8_t(), i));
-    else if (dtype == "F16") dst[i] = half_to_float(read(uint16_t(), i));
-    else if (dtype == "BF16") {
-      uint32_t bits = uint32_t(read(uint16_t(), i)) << 16;
+  if (dtype == "F32") std::memcpy(dst, src, n * sizeof(float));
+  else if (dtype == "F64") widen<double>(src, dst, n);
+  else if (dtype == "I64") widen<int64_t>(src, dst, n);
+  else if (dtype == "U64") widen<uint64_t>(src, dst, n);
+  else if (dtype == "I32") widen<int32_t>(src, dst, n);
+  else if (dtype == "U32") widen<uint32_t>(src, dst, n);
+  else if (dtype == "I16") widen<int16_t>(src, dst, n);
+  else if (dtype == "U16") widen<uint16_t>(src, dst, n);
+  else if (dtype == "I8") widen<int8_t>(src, dst, n);
+  else if (dtype == "U8" || dtype == "BOOL") widen<uint8_t>(src, dst, n);
+  else if (dtype == "F16")
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      dst[i] = half_to_float(h);
+    }
+  else if (dtype == "BF16")  // the upper 16 bits of a float32
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      uint32_t bits = uint32_t(h) << 16;
       std::memcpy(&dst[i], &bits, 4);
     }
-  }
+}
+
+// A JSON number that is a whole number in [0, 2^50] (sizes and byte offsets).
+bool is_count(const Json& v) {
+  return v.kind == Json::Number && v.number >= 0 && v.number <= 1125899906842624.0 &&
+         v.number == std::floor(v.number);
 }
 
 Tensor parse_entry(const std::string& path, const std::string& name, const Json& entry,
@@ -221,11 +279,17 @@ Tensor parse_entry(const std::string& path, const std::string& name, const Json&
   TD_CHECK(elem > 0, "safetensors: ", path, ": tensor '", name, "' has unsupported dtype ",
            dtype->string);
   Shape dims;
+  double numel = 1;  // in double so that a corrupt shape cannot overflow
   for (const Json& d : shape->array) {
-    TD_CHECK(d.kind == Json::Number && d.number >= 0, "safetensors: ", path, ": tensor '", name,
-             "' has a bad shape entry");
+    TD_CHECK(is_count(d), "safetensors: ", path, ": tensor '", name,
+             "' has a bad shape entry (sizes must be whole numbers >= 0)");
     dims.push_back(int64_t(d.number));
+    numel *= d.number;
   }
+  TD_CHECK(numel <= 1125899906842624.0, "safetensors: ", path, ": tensor '", name,
+           "' has an impossibly large shape");
+  TD_CHECK(is_count(offsets->array[0]) && is_count(offsets->array[1]), "safetensors: ", path,
+           ": tensor '", name, "' has data_offsets that are not whole numbers >= 0");
   double begin = offsets->array[0].number, end = offsets->array[1].number;
   size_t available = bytes.size() - data_start;
   TD_CHECK(begin >= 0 && end >= begin && end <= double(available), "safetensors: ", path,
@@ -259,6 +323,8 @@ SafetensorsFile load_safetensors(const std::string& path) {
   SafetensorsFile file;
   for (const auto& [name, entry] : root.object) {
     if (name == "__metadata__") {
+      TD_CHECK(entry.kind == Json::Object, "safetensors: ", path,
+               ": __metadata__ is not an object of strings");
       for (const auto& [key, value] : entry.object) {
         TD_CHECK(value.kind == Json::String, "safetensors: ", path, ": metadata '", key,
                  "' is not a string");
@@ -296,7 +362,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   while ((header.size() + 8) % 8) header += ' ';  // align the data to 8 bytes
 
   std::string tmp = path + ".tmp";
-  {
+  try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     TD_CHECK(out, "safetensors: cannot write '", tmp, "' (does the folder exist?)");
     uint64_t len = header.size();
@@ -312,6 +378,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
       std::remove(tmp.c_str());
       throw_error("safetensors: writing '", tmp, "' failed (disk full?)");
     }
+  } catch (...) {  // e.g. copying a tensor off the GPU failed: leave no half-written file
+    std::remove(tmp.c_str());
+    throw;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

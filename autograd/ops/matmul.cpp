@@ -76,7 +76,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
            str(a_in.shape()), " and ", str(b_in.shape()));
   // NumPy rules for 1-d operands: a vector a is (1, k), a vector b is (k, 1); the added axis
   // is removed from the result.
-  if (a_in.dim() == 1) return squeeze(matmul(unsqueeze(a_in, 0), b_in), -2);
+  if (a_in.dim() == 1)  // with a vector b too, the inner call already gives shape (1,)
+    return squeeze(matmul(unsqueeze(a_in, 0), b_in), b_in.dim() == 1 ? -1 : -2);
   if (b_in.dim() == 1) return squeeze(matmul(a_in, unsqueeze(b_in, 1)), -1);
   Tensor out = matmul_forward(a_in, b_in);
   return record("matmul", out, {a_in, b_in}, [a_in, b_in](const Tensor& g) {

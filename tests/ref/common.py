@@ -28,7 +28,7 @@ def save(name, tensors, metadata=None):
         value = tensors[key]
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().numpy()
-        array = np.ascontiguousarray(np.asarray(value, dtype=np.float32))
+        array = np.array(value, dtype=np.float32, order="C")  # keeps 0-d scalars 0-d
         data = array.tobytes()
         header[key] = {"dtype": "F32", "shape": list(array.shape),
                        "data_offsets": [offset, offset + len(data)]}

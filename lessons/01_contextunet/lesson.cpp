@@ -1,0 +1,119 @@
+#include "lessons/01_contextunet/lesson.hpp"
+
+#include "diffusion/ddpm.hpp"
+#include "diffusion/guidance.hpp"
+#include "nn/ema.hpp"
+#include "nn/functional.hpp"
+#include "nn/train_state.hpp"
+
+namespace tinydiff {
+
+Lesson01Settings preset_settings(const std::string& preset, const std::string& dataset,
+                                 int64_t train_rows) {
+  Lesson01Settings s;
+  s.dataset = dataset;
+  if (preset == "course") {  // the course notebook: n_feat 64, batch 100, lr 1e-3, 32 epochs
+    s.steps = 32 * (train_rows / s.batch);
+    return s;
+  }
+  TD_CHECK(preset == "quick", "lesson01: unknown preset '", preset, "' (expected quick or course)");
+  // Chosen by measured runs on 2 cores (lessons/01_contextunet/README.md, "The quick preset"):
+  // a narrower net, smaller batches, a higher learning rate and an EMA of the weights.
+  s.n_feat = 32;
+  s.batch = 64;
+  s.lr = 2e-3;
+  s.ema_decay = 0.995;
+  s.steps = dataset == "mnist" ? 2000 : 2000;
+  return s;
+}
+
+ContextUnetConfig model_config(const std::string& dataset, int64_t n_feat, bool course_compat) {
+  ContextUnetConfig c;
+  c.n_feat = n_feat;
+  c.course_compat = course_compat;
+  if (dataset == "mnist") c.in_channels = 1, c.height = 28, c.n_cfeat = 10;
+  else c.in_channels = 3, c.height = 16, c.n_cfeat = 5;
+  return c;
+}
+
+std::map<std::string, std::string> settings_to_map(const Lesson01Settings& s) {
+  return {{"dataset", s.dataset},
+          {"n-feat", std::to_string(s.n_feat)},
+          {"timesteps", std::to_string(s.timesteps)},
+          {"batch", std::to_string(s.batch)},
+          {"lr", std::to_string(s.lr)},
+          {"steps", std::to_string(s.steps)},
+          {"ema", std::to_string(s.ema_decay)},
+          {"p-uncond", std::to_string(s.p_uncond)},
+          {"course-compat", s.course_compat ? "true" : "false"}};
+}
+
+Lesson01Settings settings_from_map(const std::map<std::string, std::string>& m) {
+  auto get = [&](const char* key) {
+    auto it = m.find(key);
+    TD_CHECK(it != m.end(), "lesson01: the checkpoint's configuration has no '", key,
+             "' (was it written by lesson01 train?)");
+    return it->second;
+  };
+  Lesson01Settings s;
+  s.dataset = get("dataset");
+  s.n_feat = std::stoll(get("n-feat"));
+  s.timesteps = std::stoll(get("timesteps"));
+  s.batch = std::stoll(get("batch"));
+  s.lr = std::stod(get("lr"));
+  s.steps = std::stoll(get("steps"));
+  s.ema_decay = std::stod(get("ema"));
+  s.p_uncond = std::stod(get("p-uncond"));
+  s.course_compat = get("course-compat") == "true";
+  return s;
+}
+
+Tensor diffusion_loss(ContextUnet& model, const Tensor& x0, const Tensor& context,
+                      const NoiseSchedule& schedule, double p_uncond, bool course_compat) {
+  int64_t batch = x0.size(0);
+  Tensor c = drop_context(context, p_uncond);                    // classifier-free training
+  Tensor noise = randn_like(x0);                                 // eps ~ N(0, I)
+  Tensor t = randint(1, schedule.T + 1, {batch}, nullptr, x0.device());  // t ~ U{1..T}
+  Tensor x_t = q_sample(x0, t, noise, schedule, course_compat);  // Eq. 4
+  Tensor eps = model.forward(x_t, t / float(schedule.T), c);    // eps_theta(x_t, t/T, c)
+  return mse_loss(eps, noise);                                   // Eq. 14
+}
+
+EpsModel eps_model(ContextUnet& model) {
+  return [&model](const Tensor& x_t, const Tensor& t_normalised, const Tensor& context) {
+    return model.forward(x_t, t_normalised, context);
+  };
+}
+
+TrainedModel load_trained_model(const std::string& ckpt, Device device) {
+  TrainState info = read_train_state_info(ckpt);
+  TrainedModel m;
+  m.settings = settings_from_map(info.config);
+  m.step = info.step;
+  m.model = std::make_shared<ContextUnet>(
+      model_config(m.settings.dataset, m.settings.n_feat, m.settings.course_compat));
+  if (m.settings.ema_decay > 0) {
+    EMA ema(*m.model, m.settings.ema_decay);
+    load_train_state(ckpt, *m.model, &ema, nullptr);
+    ema.copy_to(*m.model);  // sample with the averaged weights
+  } else {
+    load_train_state(ckpt, *m.model, nullptr, nullptr);
+  }
+  m.model->to(device);
+  m.model->eval();
+  m.schedule = linear_schedule_course(m.settings.timesteps);
+  return m;
+}
+
+std::pair<Tensor, std::vector<int64_t>> class_contexts(int64_t n, int64_t k, int64_t num_classes) {
+  TD_CHECK(k < num_classes, "lesson01: --class ", k, " is out of range (", num_classes,
+           " classes: 0..", num_classes - 1, ")");
+  TD_CHECK(k >= 0 || n % num_classes == 0, "lesson01: --class all needs --n divisible by the ",
+           num_classes, " classes, got ", n);
+  std::vector<int64_t> classes(n);
+  std::vector<float> values(n);
+  for (int64_t i = 0; i < n; ++i) values[i] = float(classes[i] = k >= 0 ? k : i / (n / num_classes));
+  return {one_hot(from_vector(values, {n}), num_classes), classes};
+}
+
+}  // namespace tinydiff

@@ -1,0 +1,270 @@
+// CPU convolution: im2col / col2im plus Eigen GEMM (cpu::gemm).
+//
+// Fast paths, chosen for the lesson models (batch ~100, 16x16 or 28x28 images, 3x3 convs):
+//  - The batch is split across OpenMP threads, one image at a time per thread. Each thread
+//    unrolls its image into its own column buffer, which is still in cache when its
+//    single-threaded GEMM reads it (Eigen runs serially inside a parallel region), and the
+//    GEMM writes straight into the image's slice of the output: no transpose afterwards.
+//    A batch of one runs serially and lets Eigen parallelise the GEMM instead.
+//  - 1x1 convolutions with stride 1 and no padding skip im2col: the image (C, H W) already
+//    is its column matrix.
+//  - With stride 1 and an output as wide as the input (3x3, padding 1), each kernel tap's
+//    columns are one shifted copy of a channel plane: one memcpy per tap, not one per row.
+//  - Column and partial-sum buffers are per-thread and only grow, so after the first
+//    training step no memory is allocated here.
+//  - The bias initialises the output and the GEMM accumulates onto it (beta = 1).
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "tensor/kernels/conv.hpp"
+#include "tensor/kernels/matmul.hpp"
+
+namespace tinydiff {
+namespace cpu {
+
+namespace {
+
+// Sizes derived from a geometry, named as in the comments of conv.hpp.
+struct Dims {
+  int64_t pixels;       // in_h in_w, one input plane
+  int64_t positions;    // L = out_h out_w, one output plane (a column per position)
+  int64_t in_group;     // in_channels / groups
+  int64_t out_group;    // out_channels / groups
+  int64_t patch;        // K = in_group kh kw, the rows of one group's column matrix
+  bool pointwise;       // 1x1, stride 1, no padding: the image is its own column matrix
+  explicit Dims(const ConvGeometry& g)
+      : pixels(g.in_h * g.in_w),
+        positions(g.out_h * g.out_w),
+        in_group(g.in_channels / g.groups),
+        out_group(g.out_channels / g.groups),
+        patch(in_group * g.kernel_h * g.kernel_w),
+        pointwise(g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.padding == 0 &&
+                  g.in_h == g.out_h && g.in_w == g.out_w) {}
+};
+
+// A per-thread buffer of at least `numel` floats that only grows. Slot 0 holds columns,
+// slot 1 the weight-gradient partial sums (owned by the calling thread).
+float* scratch(int64_t numel, int slot) {
+  thread_local std::vector<float> buffers[2];
+  std::vector<float>& b = buffers[slot];
+  if (int64_t(b.size()) < numel) b.resize(numel);
+  return b.data();
+}
+
+// C (m, n) = op(A) (m, k) @ op(B) (k, n) + beta C, row-major with leading dimensions.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, float beta) {
+  GemmArgs args;
+  args.trans_a = trans_a, args.trans_b = trans_b;
+  args.m = m, args.n = n, args.k = k, args.beta = beta;
+  args.a = a, args.lda = lda, args.b = b, args.ldb = ldb, args.c = c, args.ldc = ldc;
+  cpu::gemm(args);
+}
+
+// rows (channels, size): row c = bias[c].
+void fill_rows(float* rows, const float* bias, int64_t channels, int64_t size) {
+  for (int64_t c = 0; c < channels; ++c) std::fill(rows + c * size, rows + (c + 1) * size, bias[c]);
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// The output positions o in [lo, hi) whose input coordinate o stride + offset lies inside
+// [0, size); outside them the kernel tap reads padding. offset = tap dilation - padding.
+struct Range {
+  int64_t lo, hi;
+};
+Range valid_range(int64_t offset, int64_t stride, int64_t size, int64_t out) {
+  int64_t lo = std::clamp<int64_t>(ceil_div(-offset, stride), 0, out);
+  int64_t hi = std::clamp<int64_t>(ceil_div(size - offset, stride), lo, out);
+  return {lo, hi};
+}
+
+// One kernel tap (c, ki, kj) of one image: the row of the unrolled matrix it fills, where it
+// reads (input y = oy stride + y_offset, x = ox stride + x_offset) and the output rows and
+// columns for which that read lands inside the image rather than in the padding.
+struct Tap {
+  int64_t channel, row, y_offset, x_offset;
+  Range ys, xs;
+};
+
+template <class Fn>
+void for_each_tap(const ConvGeometry& g, Fn&& fn) {
+  for (int64_t c = 0; c < g.in_channels; ++c)
+    for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+      int64_t y_offset = ki * g.dilation - g.padding;
+      Range ys = valid_range(y_offset, g.stride, g.in_h, g.out_h);
+      for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+        int64_t x_offset = kj * g.dilation - g.padding;
+        Range xs = valid_range(x_offset, g.stride, g.in_w, g.out_w);
+        fn(Tap{c, (c * g.kernel_h + ki) * g.kernel_w + kj, y_offset, x_offset, ys, xs});
+      }
+    }
+}
+
+// The first input pixel that output row oy of the tap reads, at output x = xs.lo.
+int64_t first_pixel(const ConvGeometry& g, const Tap& t, int64_t oy) {
+  return (t.channel * g.in_h + oy * g.stride + t.y_offset) * g.in_w + t.xs.lo * g.stride +
+         t.x_offset;
+}
+
+// im2col of one tap when stride is 1 and out_w = in_w (the usual 3x3 'same' convolution):
+// then the tap's output rows ys are one shifted copy of the channel plane,
+// column[j] = plane[j + y_offset in_w + x_offset], except the entries that fall into the
+// left or right padding, which the copy wraps onto the neighbouring row; they are zeroed.
+void im2col_shifted_plane(const ConvGeometry& g, const Tap& t, const float* image,
+                          float* column) {
+  const int64_t width = g.in_w, positions = g.out_h * width, plane_size = g.in_h * width;
+  const float* plane = image + t.channel * plane_size;
+  const int64_t shift = t.y_offset * width + t.x_offset;
+  const int64_t begin = t.ys.lo * width, end = t.ys.hi * width;
+  std::fill(column, column + begin, 0.f);
+  std::fill(column + end, column + positions, 0.f);
+  // Clipping to the plane only drops entries that are padding columns anyway.
+  int64_t first = std::max(begin, -shift), last = std::min(end, plane_size - shift);
+  if (first < last) std::copy(plane + first + shift, plane + last + shift, column + first);
+  for (int64_t oy = t.ys.lo; oy < t.ys.hi; ++oy) {
+    std::fill(column + oy * width, column + oy * width + t.xs.lo, 0.f);
+    std::fill(column + oy * width + t.xs.hi, column + (oy + 1) * width, 0.f);
+  }
+}
+
+}  // namespace
+
+// columns[(c, ki, kj)][(oy, ox)] = image[c][oy s + ki d - p][ox s + kj d - p], 0 in padding.
+void im2col(const ConvGeometry& g, const float* image, float* columns) {
+  const int64_t positions = g.out_h * g.out_w, width = g.out_w, stride = g.stride;
+  const bool shifted_planes = g.stride == 1 && g.out_w == g.in_w;
+  for_each_tap(g, [&](const Tap& t) {
+    float* column = columns + t.row * positions;
+    if (shifted_planes) return im2col_shifted_plane(g, t, image, column);
+    for (int64_t oy = 0; oy < g.out_h; ++oy) {
+      float* out = column + oy * width;
+      if (oy < t.ys.lo || oy >= t.ys.hi || t.xs.lo == t.xs.hi) {
+        std::fill(out, out + width, 0.f);
+        continue;
+      }
+      const float* in = image + first_pixel(g, t, oy);
+      std::fill(out, out + t.xs.lo, 0.f);
+      for (int64_t i = 0; i < t.xs.hi - t.xs.lo; ++i) out[t.xs.lo + i] = in[i * stride];
+      std::fill(out + t.xs.hi, out + width, 0.f);
+    }
+  });
+}
+
+// The transpose of im2col: each column entry inside the image is added back onto the pixel
+// it was copied from; entries in the padding are dropped.
+void col2im(const ConvGeometry& g, const float* columns, float* image) {
+  const int64_t positions = g.out_h * g.out_w, stride = g.stride;
+  for_each_tap(g, [&](const Tap& t) {
+    if (t.xs.lo == t.xs.hi) return;
+    for (int64_t oy = t.ys.lo; oy < t.ys.hi; ++oy) {
+      const float* in = columns + t.row * positions + oy * g.out_w + t.xs.lo;
+      float* out = image + first_pixel(g, t, oy);
+      if (stride == 1)  // a separate loop so that the compiler vectorises it
+        for (int64_t i = 0; i < t.xs.hi - t.xs.lo; ++i) out[i] += in[i];
+      else
+        for (int64_t i = 0; i < t.xs.hi - t.xs.lo; ++i) out[i * stride] += in[i];
+    }
+  });
+}
+
+// y_n[group] (out_group, L) = W[group] (out_group, K) @ im2col(x_n)[group] (K, L) + b
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight,
+                    const float* bias, float* y) {
+  const Dims d(g);
+#pragma omp parallel for schedule(static) if (g.batch > 1)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    const float* xn = x + n * g.in_channels * d.pixels;
+    float* yn = y + n * g.out_channels * d.positions;
+    const float* columns = xn;
+    if (!d.pointwise) {
+      float* buffer = scratch(g.in_channels * g.kernel_h * g.kernel_w * d.positions, 0);
+      im2col(g, xn, buffer);
+      columns = buffer;
+    }
+    if (bias) fill_rows(yn, bias, g.out_channels, d.positions);
+    for (int64_t k = 0; k < g.groups; ++k)
+      gemm(false, false, d.out_group, d.positions, d.patch, weight + k * d.out_group * d.patch,
+           d.patch, columns + k * d.patch * d.positions, d.positions,
+           yn + k * d.out_group * d.positions, d.positions, bias ? 1.f : 0.f);
+  }
+}
+
+// x_n = col2im(W^T y_n) + b: per group, columns (K, L) = W[group]^T (K, out_group) @
+// y_n[group] (out_group, L). Pointwise convs write W^T y_n straight into x_n.
+void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* weight,
+                           const float* bias, float* x) {
+  const Dims d(g);
+#pragma omp parallel for schedule(static) if (g.batch > 1)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    const float* yn = y + n * g.out_channels * d.positions;
+    float* xn = x + n * g.in_channels * d.pixels;
+    if (bias) fill_rows(xn, bias, g.in_channels, d.pixels);
+    else if (!d.pointwise) std::fill(xn, xn + g.in_channels * d.pixels, 0.f);
+    float* columns = d.pointwise ? xn : scratch(g.in_channels * g.kernel_h * g.kernel_w * d.positions, 0);
+    float beta = d.pointwise && bias ? 1.f : 0.f;
+    for (int64_t k = 0; k < g.groups; ++k)
+      gemm(true, false, d.patch, d.positions, d.out_group, weight + k * d.out_group * d.patch,
+           d.patch, yn + k * d.out_group * d.positions, d.positions,
+           columns + k * d.patch * d.positions, d.positions, beta);
+    if (!d.pointwise) col2im(g, columns, xn);
+  }
+}
+
+// grad_W[group] (out_group, K) = sum_n grad_y_n[group] (out_group, L) @ im2col(x_n)[group]^T.
+// Each thread sums its share of the batch into its own partial; the partials are then added
+// in thread order, so the result does not depend on timing.
+void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* grad_y,
+                            float* grad_weight) {
+  const Dims d(g);
+  const int64_t size = g.out_channels * d.patch;
+  const int threads = g.batch > 1 ? omp_get_max_threads() : 1;
+  float* partials = threads > 1 ? scratch(threads * size, 1) : grad_weight;
+  std::fill(partials, partials + threads * size, 0.f);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    float* partial = partials + omp_get_thread_num() * size;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.batch; ++n) {
+      const float* xn = x + n * g.in_channels * d.pixels;
+      const float* yn = grad_y + n * g.out_channels * d.positions;
+      const float* columns = xn;
+      if (!d.pointwise) {
+        float* buffer = scratch(g.in_channels * g.kernel_h * g.kernel_w * d.positions, 0);
+        im2col(g, xn, buffer);
+        columns = buffer;
+      }
+      for (int64_t k = 0; k < g.groups; ++k)
+        gemm(false, true, d.out_group, d.patch, d.positions, yn + k * d.out_group * d.positions,
+             d.positions, columns + k * d.patch * d.positions, d.positions,
+             partial + k * d.out_group * d.patch, d.patch, 1.f);
+    }
+  }
+  if (threads == 1) return;
+#pragma omp parallel for schedule(static) if (size > 32768)
+  for (int64_t i = 0; i < size; ++i) {
+    float total = 0.f;
+    for (int t = 0; t < threads; ++t) total += partials[t * size + i];
+    grad_weight[i] = total;
+  }
+}
+
+// out[c] = sum over n and i of t[n][c][i], accumulated in double.
+void channel_sum(const float* t, float* out, int64_t batch, int64_t channels, int64_t size) {
+#pragma omp parallel for schedule(static) if (batch * channels * size > 32768)
+  for (int64_t c = 0; c < channels; ++c) {
+    double total = 0;
+    for (int64_t n = 0; n < batch; ++n) {
+      const float* row = t + (n * channels + c) * size;
+      float row_total = 0.f;
+      for (int64_t i = 0; i < size; ++i) row_total += row[i];
+      total += row_total;
+    }
+    out[c] = float(total);
+  }
+}
+
+}  // namespace cpu
+}  // namespace tinydiff

@@ -1,0 +1,67 @@
+// Optimizer primitives: the fused per-element update loops of SGD, Adam/AdamW and the EMA,
+// plus the two helpers of gradient clipping. One pass over memory per parameter: each loop
+// reads p, g and the moment buffers once and writes them once.
+//
+// The scalars of a step (bias corrections, 1 - beta, ...) are computed on the host in double
+// precision, as torch.optim computes them in Python, and rounded to float once. The nn/optim.cpp
+// classes fill these structs; the kernels only apply them.
+#pragma once
+#include <cstdint>
+
+#include "tensor/kernels/dispatch.hpp"
+
+namespace tinydiff {
+
+// One SGD step (torch.optim.SGD):
+//   d = g + weight_decay p
+//   buf = d on the first step, else momentum buf + (1 - dampening) d
+//   d = d + momentum buf (nesterov) or d = buf
+//   p = p - lr d
+struct SgdScalars {
+  float lr;
+  float momentum;              // 0 turns momentum (and the buffer) off
+  float one_minus_dampening;
+  float weight_decay;
+  bool nesterov;
+  bool first_step;             // the momentum buffer is initialised to d
+};
+
+// One Adam / AdamW step (Kingma & Ba 2015, Algorithm 1; Loshchilov & Hutter 2019, Algorithm 2):
+//   p = decay p                                  AdamW's decoupled decay (decay = 1 - lr wd)
+//   g = g + l2 p                                 Adam's L2 weight decay
+//   m = beta1 m + (1 - beta1) g
+//   v = beta2 v + (1 - beta2) g^2
+//   p = p - step_size m / (sqrt(v) / bc2_sqrt + eps)
+// with step_size = lr / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t) (the bias corrections).
+struct AdamScalars {
+  float beta1, one_minus_beta1;
+  float beta2, one_minus_beta2;
+  float eps;
+  float l2;     // 0 for AdamW
+  float decay;  // 1 for Adam
+  float step_size;
+  float bc2_sqrt;
+};
+
+namespace cpu {
+// p, g, buf are (n,); buf is unused (may be null) when s.momentum == 0.
+void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
+// p, g, m, v are (n,).
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars& s);
+// shadow = shadow - (1 - decay) (shadow - p)     shadow, p are (n,)
+void ema_update(float* shadow, const float* p, int64_t n, float one_minus_decay);
+// out[0] = sum_i x[i]^2, summed in double in a fixed order (the same for any thread count).
+void sum_squares(const float* x, int64_t n, float* out);
+// x = factor x     x is (n,)
+void scale(float* x, int64_t n, float factor);
+}  // namespace cpu
+
+namespace cuda {
+void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars& s);
+void ema_update(float* shadow, const float* p, int64_t n, float one_minus_decay);
+void sum_squares(const float* x, int64_t n, float* out);
+void scale(float* x, int64_t n, float factor);
+}  // namespace cuda
+
+}  // namespace tinydiff
