@@ -108,9 +108,9 @@ class JsonParser {
     if (pos_ + 4 > s_.size()) fail("bad \\u escape");
     unsigned code = 0;
     for (int i = 0; i < 4; ++i) {
-      char h = s_[pos_++];
-      if (!std::isxdigit(static_cast<unsigned char>(h))) fail("bad \\u escape");
-      code = code * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (h | 0x20) - 'a' + 10);
+      unsigned char h = static_cast<unsigned char>(s_[pos_++]);
+      if (!std::isxdigit(h)) fail("bad \\u escape");
+      code = code * 16 + (std::isdigit(h) ? h - '0' : (h | 0x20) - 'a' + 10);
     }
     return code;
   }

@@ -9,13 +9,9 @@
 #include <array>
 #include <cstdint>
 
+#include "tensor/philox.hpp"  // philox4x32_10, uniform_from_bits, box_muller (host and device)
+
 namespace tinydiff {
-
-// Ten rounds of Philox 4x32 on `counter` under `key`.
-std::array<uint32_t, 4> philox4x32_10(uint64_t counter, uint64_t key);
-
-// A uniform float in the open interval (0, 1) from 32 random bits (24-bit mantissa).
-inline float uniform_from_bits(uint32_t bits) { return ((bits >> 8) + 0.5f) * (1.0f / 16777216.0f); }
 
 struct RngState {
   uint64_t seed = 0;

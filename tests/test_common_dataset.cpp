@@ -27,14 +27,18 @@ class Environment {
     const char* old = std::getenv("TINYDIFF_DATA");
     had_env_ = old != nullptr;
     if (old) old_env_ = old;
-    if (data_env) setenv("TINYDIFF_DATA", data_env, 1);
-    else unsetenv("TINYDIFF_DATA");
+    if (data_env)
+      setenv("TINYDIFF_DATA", data_env, 1);
+    else
+      unsetenv("TINYDIFF_DATA");
     fs::current_path(cwd);
   }
   ~Environment() {
     fs::current_path(old_cwd_);
-    if (had_env_) setenv("TINYDIFF_DATA", old_env_.c_str(), 1);
-    else unsetenv("TINYDIFF_DATA");
+    if (had_env_)
+      setenv("TINYDIFF_DATA", old_env_.c_str(), 1);
+    else
+      unsetenv("TINYDIFF_DATA");
   }
 
  private:
@@ -44,10 +48,12 @@ class Environment {
 };
 
 // An IDX file: the magic and the sizes as 4-byte big-endian numbers, then the bytes.
-std::string idx_bytes(uint32_t magic, std::vector<uint32_t> sizes, const std::vector<uint8_t>& data) {
+std::string idx_bytes(uint32_t magic, std::vector<uint32_t> sizes,
+                      const std::vector<uint8_t>& data) {
   std::string bytes;
   sizes.insert(sizes.begin(), magic);
-  for (uint32_t v : sizes) bytes += std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  for (uint32_t v : sizes)
+    bytes += std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
   return bytes + std::string(data.begin(), data.end());
 }
 
@@ -73,13 +79,15 @@ void write_mnist(const std::string& dir, int n_train, int n_test, int n_train_la
   gzclose(f);
   test::write_bytes(dir + "/mnist/train-labels-idx1-ubyte",
                     idx_bytes(2049, {uint32_t(n_train_labels)}, labels(n_train_labels, 0)));
-  test::write_bytes(dir + "/mnist/t10k-images-idx3-ubyte", idx_bytes(2051, {uint32_t(n_test), 2, 3}, images(n_test, n_train)));
-  test::write_bytes(dir + "/mnist/t10k-labels-idx1-ubyte", idx_bytes(2049, {uint32_t(n_test)}, labels(n_test, n_train)));
+  test::write_bytes(dir + "/mnist/t10k-images-idx3-ubyte",
+                    idx_bytes(2051, {uint32_t(n_test), 2, 3}, images(n_test, n_train)));
+  test::write_bytes(dir + "/mnist/t10k-labels-idx1-ubyte",
+                    idx_bytes(2049, {uint32_t(n_test)}, labels(n_test, n_train)));
 }
 
 // n sprites of 2 x 2 RGB: byte (h, w, c) of sprite i is 12 i + 6 h + 3 w + c; class i % 5.
-void write_sprites(const std::string& folder, const std::string& images, const std::string& labels, int n,
-                   int n_labels = -1) {
+void write_sprites(const std::string& folder, const std::string& images, const std::string& labels,
+                   int n, int n_labels = -1) {
   fs::create_directories(folder);
   std::vector<uint8_t> px;
   for (int i = 0; i < n * 12; ++i) px.push_back(uint8_t(i));
@@ -123,8 +131,9 @@ TEST_CASE("resolve_data_dir: --data, then $TINYDIFF_DATA, then ./data, else a he
     Environment env(dir.file("mine").c_str(), dir.file("cwd_with_data"));
     CHECK(resolve_data_dir(dir.file("mine")) == dir.file("mine"));
     CHECK(resolve_data_dir("") == dir.file("mine"));
-    CHECK_THROWS_WITH_AS(resolve_data_dir(dir.file("nope")),
-                         doctest::Contains(("--data " + dir.file("nope") + " is not a folder").c_str()), Error);
+    CHECK_THROWS_WITH_AS(
+        resolve_data_dir(dir.file("nope")),
+        doctest::Contains(("--data " + dir.file("nope") + " is not a folder").c_str()), Error);
   }
   {
     Environment env(nullptr, dir.file("cwd_with_data"));
@@ -132,8 +141,10 @@ TEST_CASE("resolve_data_dir: --data, then $TINYDIFF_DATA, then ./data, else a he
   }
   {
     Environment env(dir.file("nope").c_str(), dir.file("empty_cwd"));
-    CHECK_THROWS_WITH_AS(resolve_data_dir(""),
-                         doctest::Contains(("TINYDIFF_DATA=" + dir.file("nope") + " is not a folder").c_str()), Error);
+    CHECK_THROWS_WITH_AS(
+        resolve_data_dir(""),
+        doctest::Contains(("TINYDIFF_DATA=" + dir.file("nope") + " is not a folder").c_str()),
+        Error);
   }
   {
     Environment env(nullptr, dir.file("empty_cwd"));
@@ -172,7 +183,8 @@ TEST_CASE("load_mnist maps pixels to [-1, 1] and reads the train, test and both 
 TEST_CASE("load_mnist errors: missing files, mismatched counts, bad labels") {
   TempDir dir;
   CHECK_THROWS_WITH_AS(load_mnist(dir.path(), Split::train),
-                       doctest::Contains("train-images-idx3-ubyte.gz. Get MNIST with `make data`"), Error);
+                       doctest::Contains("train-images-idx3-ubyte.gz. Get MNIST with `make data`"),
+                       Error);
   write_mnist(dir.path(), 4, 2, 3);
   try {
     load_mnist(dir.path(), Split::train);
@@ -192,16 +204,19 @@ TEST_CASE("load_sprites reads the stand-in, turns HWC into CHW and splits by gro
   std::string cc0 = dir.file("sprites-cc0");
   write_sprites(cc0, "sprites_16x16.npy", "sprite_labels_16x16.npy", 20);
   std::vector<int64_t> groups;
-  for (int i = 0; i < 20; ++i) groups.push_back(i / 2);  // groups 0..9; only group 0 (rows 0, 1) is held out
+  for (int i = 0; i < 20; ++i)
+    groups.push_back(i / 2);  // groups 0..9; only group 0 (rows 0, 1) is held out
   save_npy(cc0 + "/group_ids.npy", std::vector<float>(groups.begin(), groups.end()), {20});
 
   Dataset all = load_sprites(dir.path(), Split::all);
   CHECK(all.name == "sprites-cc0");
   REQUIRE(all.images.shape() == Shape{20, 3, 2, 2});
   // images[i][c][h][w] = byte (12 i + 6 h + 3 w + c) / 127.5 - 1: check sprite 1, c 2, h 1, w 0.
-  CHECK(all.images.tolist()[1 * 12 + 2 * 4 + 1 * 2 + 0] == doctest::Approx((12 + 6 + 2) / 127.5 - 1));
+  CHECK(all.images.tolist()[1 * 12 + 2 * 4 + 1 * 2 + 0] ==
+        doctest::Approx((12 + 6 + 2) / 127.5 - 1));
   CHECK(all.num_classes == 5);
-  CHECK(all.class_names == std::vector<std::string>{"hero", "non-hero", "food", "spell", "side-facing"});
+  CHECK(all.class_names ==
+        std::vector<std::string>{"hero", "non-hero", "food", "spell", "side-facing"});
 
   Dataset test_set = load_sprites(dir.path(), Split::test);
   CHECK(test_set.labels.tolist() == std::vector<float>{0, 1});
@@ -213,29 +228,37 @@ TEST_CASE("load_sprites reads the stand-in, turns HWC into CHW and splits by gro
 TEST_CASE("load_sprites prefers the course files and splits them 10% at random") {
   TempDir dir;
   write_sprites(dir.file("sprites-cc0"), "sprites_16x16.npy", "sprite_labels_16x16.npy", 5);
-  write_sprites(dir.file("sprites"), "sprites_1788_16x16.npy", "sprite_labels_nc_1788_16x16.npy", 30);
+  write_sprites(dir.file("sprites"), "sprites_1788_16x16.npy", "sprite_labels_nc_1788_16x16.npy",
+                30);
   Dataset all = load_sprites(dir.path(), Split::all);
   CHECK(all.name == "sprites");
   CHECK(all.size() == 30);
-  Dataset train = load_sprites(dir.path(), Split::train), test_set = load_sprites(dir.path(), Split::test);
+  Dataset train = load_sprites(dir.path(), Split::train),
+          test_set = load_sprites(dir.path(), Split::test);
   CHECK(test_set.size() == 3);
   CHECK(train.size() == 27);
   std::set<float> seen;
-  for (float v : train.images.narrow(1, 0, 1).narrow(2, 0, 1).narrow(3, 0, 1).contiguous().tolist()) seen.insert(v);
-  for (float v : test_set.images.narrow(1, 0, 1).narrow(2, 0, 1).narrow(3, 0, 1).contiguous().tolist()) seen.insert(v);
+  for (float v : train.images.narrow(1, 0, 1).narrow(2, 0, 1).narrow(3, 0, 1).contiguous().tolist())
+    seen.insert(v);
+  for (float v :
+       test_set.images.narrow(1, 0, 1).narrow(2, 0, 1).narrow(3, 0, 1).contiguous().tolist())
+    seen.insert(v);
   CHECK(seen.size() == 30);  // disjoint, and together every row
-  CHECK(load_sprites(dir.path(), Split::test).images.tolist() == test_set.images.tolist());  // fixed
+  CHECK(load_sprites(dir.path(), Split::test).images.tolist() ==
+        test_set.images.tolist());  // fixed
 }
 
 TEST_CASE("load_sprites errors name the files and what is wrong") {
   TempDir dir;
-  CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all), doctest::Contains("no sprite files in"), Error);
+  CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all),
+                       doctest::Contains("no sprite files in"), Error);
   write_sprites(dir.file("sprites"), "unused.npy", "sprite_labels_nc_1788_16x16.npy", 5);
   CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all),
                        doctest::Contains("the labels alone are not enough"), Error);
   write_sprites(dir.file("sprites-cc0"), "sprites_16x16.npy", "unused.npy", 5);
   CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all),
-                       doctest::Contains("sprites-cc0/sprites_16x16.npy but not its labels"), Error);
+                       doctest::Contains("sprites-cc0/sprites_16x16.npy but not its labels"),
+                       Error);
   write_sprites(dir.file("sprites-cc0"), "sprites_16x16.npy", "sprite_labels_16x16.npy", 5, 4);
   try {
     load_sprites(dir.path(), Split::all);
@@ -246,10 +269,13 @@ TEST_CASE("load_sprites errors name the files and what is wrong") {
     CHECK_MESSAGE(m.find("sprite_labels_16x16.npy has 4 labels") != std::string::npos, m);
   }
   save_npy(dir.file("sprites-cc0/sprite_labels_16x16.npy"), std::vector<float>(25, 0.2f), {5, 5});
-  CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all), doctest::Contains("row 0 is not one-hot"), Error);
+  CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all),
+                       doctest::Contains("row 0 is not one-hot"), Error);
   save_npy(dir.file("sprites-cc0/sprites_16x16.npy"), std::vector<float>(5 * 12), {5, 2, 2, 3});
-  CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all), doctest::Contains("holds <f4 [5, 2, 2, 3]"), Error);
-  CHECK_THROWS_WITH_AS(load_dataset("cifar", dir.path(), Split::all), doctest::Contains("unknown data set 'cifar'"), Error);
+  CHECK_THROWS_WITH_AS(load_sprites(dir.path(), Split::all),
+                       doctest::Contains("holds <f4 [5, 2, 2, 3]"), Error);
+  CHECK_THROWS_WITH_AS(load_dataset("cifar", dir.path(), Split::all),
+                       doctest::Contains("unknown data set 'cifar'"), Error);
 }
 
 TEST_CASE("select_rows copies the chosen rows in order") {
@@ -257,7 +283,8 @@ TEST_CASE("select_rows copies the chosen rows in order") {
   CHECK(d.labels.tolist() == std::vector<float>{4, 1, 4});
   CHECK(d.images.shape() == Shape{3, 1, 2, 2});
   CHECK(d.images.tolist()[4] == 1.f);
-  CHECK_THROWS_WITH_AS(select_rows(numbered(6), {6}), doctest::Contains("row 6 is outside the 6 rows"), Error);
+  CHECK_THROWS_WITH_AS(select_rows(numbered(6), {6}),
+                       doctest::Contains("row 6 is outside the 6 rows"), Error);
 }
 
 TEST_CASE("DataLoader: each epoch is a seeded permutation; drop_last skips the remainder") {
@@ -287,7 +314,8 @@ TEST_CASE("DataLoader: wrap mode never skips a row; no shuffle keeps the order")
   }
   CHECK(std::set<float>(rows.begin(), rows.begin() + 10).size() == 10);  // epoch 0: every row once
   CHECK(std::set<float>(rows.begin() + 10, rows.end()).size() == 10);    // epoch 1: every row once
-  CHECK(std::vector<float>(rows.begin(), rows.begin() + 10) != std::vector<float>(rows.begin() + 10, rows.end()));
+  CHECK(std::vector<float>(rows.begin(), rows.begin() + 10) !=
+        std::vector<float>(rows.begin() + 10, rows.end()));
 
   DataLoader ordered(numbered(5), 7, false, false);
   CHECK(rows_of(ordered.next_batch(3)) == std::vector<float>{0, 1, 2});
@@ -311,9 +339,11 @@ TEST_CASE("DataLoader: a restored position gives exactly the batches of an unint
 
 TEST_CASE("DataLoader: bad batch sizes and positions are errors") {
   DataLoader loader(numbered(4), 1);
-  CHECK_THROWS_WITH_AS(loader.next_batch(5), doctest::Contains("batch size 5 must be in [1, 4]"), Error);
+  CHECK_THROWS_WITH_AS(loader.next_batch(5), doctest::Contains("batch size 5 must be in [1, 4]"),
+                       Error);
   CHECK_THROWS_WITH_AS(loader.next_batch(0), doctest::Contains("batch size 0"), Error);
-  CHECK_THROWS_WITH_AS(loader.set_position({0, 5, 1}), doctest::Contains("index 5) does not fit the 4 rows"), Error);
+  CHECK_THROWS_WITH_AS(loader.set_position({0, 5, 1}),
+                       doctest::Contains("index 5) does not fit the 4 rows"), Error);
   Dataset empty = select_rows(numbered(4), {});
   CHECK_THROWS_WITH_AS(DataLoader(empty, 1), doctest::Contains("is empty"), Error);
 }
@@ -327,14 +357,16 @@ TEST_CASE("the real MNIST and sprites load quickly (when the data is present)") 
   MESSAGE("loading 60000 MNIST images took " << seconds << " s");
   CHECK(seconds < 5.0);  // typically ~0.3 s; generous for a busy shared machine
   REQUIRE(train.images.shape() == Shape{60000, 1, 28, 28});
-  CHECK(train.labels.narrow(0, 0, 8).contiguous().tolist() == std::vector<float>{5, 0, 4, 1, 9, 2, 1, 3});
+  CHECK(train.labels.narrow(0, 0, 8).contiguous().tolist() ==
+        std::vector<float>{5, 0, 4, 1, 9, 2, 1, 3});
   std::vector<float> pixels = train.images.tolist();
   CHECK(*std::min_element(pixels.begin(), pixels.end()) == -1.f);
   CHECK(*std::max_element(pixels.begin(), pixels.end()) == 1.f);
   CHECK(load_mnist(dir, Split::test).size() == 10000);
 
   if (!fs::exists(dir + "/sprites-cc0/sprites_16x16.npy")) return;
-  Dataset sprites_train = load_sprites(dir, Split::train), sprites_test = load_sprites(dir, Split::test);
+  Dataset sprites_train = load_sprites(dir, Split::train),
+          sprites_test = load_sprites(dir, Split::test);
   CHECK(sprites_train.name == "sprites-cc0");
   CHECK(sprites_train.images.shape()[1] == 3);
   CHECK(sprites_train.size() + sprites_test.size() == 84348);

@@ -17,6 +17,7 @@ Flags train_flags() {
   flags.add_string("out", "runs/lesson01", "run folder");
   flags.add_choice("dataset", "sprites", {"mnist", "sprites"}, "which data set");
   flags.add_bool("resume", "continue from RUN_DIR/ckpt.safetensors");
+  flags.add_int("batch", 0, "batch size (default: the preset's)");
   return flags;
 }
 
@@ -61,6 +62,7 @@ TEST_CASE("flags: --help prints the usage of the subcommand and returns false") 
   CHECK(usage.find("--dataset mnist|sprites") != std::string::npos);
   CHECK(usage.find("--lr X") != std::string::npos);
   CHECK(usage.find("learning rate (default 0.001)") != std::string::npos);
+  CHECK(usage.find("batch size (default: the preset's)\n") != std::string::npos);  // said once
   CHECK(usage.find("--resume ") != std::string::npos);
   CHECK(usage.find("--help") != std::string::npos);
 }
@@ -68,44 +70,59 @@ TEST_CASE("flags: --help prints the usage of the subcommand and returns false") 
 TEST_CASE("flags: bad input names the flag and the value and points to --help") {
   Flags flags = train_flags();
   auto parse = [&](std::vector<std::string> args) { return flags.parse(args); };
-  CHECK_THROWS_WITH_AS(parse({"--steps", "ten"}),
-                       "lesson01 train: --steps expects an integer, got 'ten' (see 'lesson01 train --help')",
-                       Error);
-  CHECK_THROWS_WITH_AS(parse({"--steps=1.5"}), doctest::Contains("--steps expects an integer, got '1.5'"), Error);
+  CHECK_THROWS_WITH_AS(
+      parse({"--steps", "ten"}),
+      "lesson01 train: --steps expects an integer, got 'ten' (see 'lesson01 train --help')", Error);
+  CHECK_THROWS_WITH_AS(parse({"--steps=1.5"}),
+                       doctest::Contains("--steps expects an integer, got '1.5'"), Error);
   CHECK_THROWS_WITH_AS(parse({"--steps", "99999999999999999999"}),
                        doctest::Contains("expects an integer"), Error);
-  CHECK_THROWS_WITH_AS(parse({"--lr", "fast"}), doctest::Contains("--lr expects a number, got 'fast'"), Error);
-  CHECK_THROWS_WITH_AS(parse({"--lr", "inf"}), doctest::Contains("--lr expects a number, got 'inf'"), Error);
+  CHECK_THROWS_WITH_AS(parse({"--lr", "fast"}),
+                       doctest::Contains("--lr expects a number, got 'fast'"), Error);
+  CHECK_THROWS_WITH_AS(parse({"--lr", "inf"}),
+                       doctest::Contains("--lr expects a number, got 'inf'"), Error);
   CHECK_THROWS_WITH_AS(parse({"--resume=maybe"}),
                        doctest::Contains("--resume expects true or false, got 'maybe'"), Error);
   CHECK_THROWS_WITH_AS(parse({"--dataset", "cifar"}),
-                       doctest::Contains("--dataset expects one of mnist, sprites, got 'cifar'"), Error);
+                       doctest::Contains("--dataset expects one of mnist, sprites, got 'cifar'"),
+                       Error);
   CHECK_THROWS_WITH_AS(parse({"--step", "5"}),
                        doctest::Contains("unknown flag --step (did you mean --steps?)"), Error);
-  CHECK_THROWS_WITH_AS(parse({"--colour", "red"}), doctest::Contains("unknown flag --colour (see"), Error);
+  CHECK_THROWS_WITH_AS(parse({"--colour", "red"}), doctest::Contains("unknown flag --colour (see"),
+                       Error);
   CHECK_THROWS_WITH_AS(parse({"--steps"}), doctest::Contains("--steps needs a value"), Error);
-  CHECK_THROWS_WITH_AS(parse({"--steps", "--lr", "1"}), doctest::Contains("--steps needs a value"), Error);
+  CHECK_THROWS_WITH_AS(parse({"--steps", "--lr", "1"}), doctest::Contains("--steps needs a value"),
+                       Error);
   CHECK_THROWS_WITH_AS(parse({"extra"}), doctest::Contains("unexpected argument 'extra'"), Error);
   CHECK_THROWS_WITH_AS(parse({"--"}), doctest::Contains("unexpected argument '--'"), Error);
 }
 
 TEST_CASE("flags: programming mistakes are errors too") {
   Flags flags = train_flags();
-  CHECK_THROWS_WITH_AS(flags.add_int("steps", 1, "again"), doctest::Contains("declares --steps twice"), Error);
+  CHECK_THROWS_WITH_AS(flags.add_int("steps", 1, "again"),
+                       doctest::Contains("declares --steps twice"), Error);
   CHECK_THROWS_WITH_AS(flags.get_int("nope"), doctest::Contains("has no flag --nope"), Error);
-  CHECK_THROWS_WITH_AS(flags.get_int("lr"), doctest::Contains("--lr is read with the wrong type"), Error);
+  CHECK_THROWS_WITH_AS(flags.get_int("lr"), doctest::Contains("--lr is read with the wrong type"),
+                       Error);
 }
 
 TEST_CASE("run_subcommands dispatches, lists subcommands and turns errors into exit code 1") {
   std::vector<std::string> seen;
   std::vector<Subcommand> subcommands = {
-      {"train", "train a model", [&](const std::vector<std::string>& args) { seen = args; return 0; }},
-      {"eval", "evaluate", [&](const std::vector<std::string>& args) -> int {
+      {"train", "train a model",
+       [&](const std::vector<std::string>& args) {
+         seen = args;
+         return 0;
+       }},
+      {"eval", "evaluate",
+       [&](const std::vector<std::string>& args) -> int {
          Flags flags("prog", "eval", "");
          flags.add_int("n", 1, "count");
          flags.parse(args);
          return 3;
        }},
+      {"a-very-long-subcommand", "long names keep a gap",
+       [](const std::vector<std::string>&) { return 0; }},
   };
   std::ostringstream out, err;
   auto run = [&](std::vector<std::string> args) {
@@ -121,10 +138,12 @@ TEST_CASE("run_subcommands dispatches, lists subcommands and turns errors into e
   CHECK(seen == std::vector<std::string>{"--x", "1"});
   CHECK(run({"prog", "eval"}) == 3);
   CHECK(run({"prog", "eval", "--n", "many"}) == 1);  // the Error is printed, not thrown
-  CHECK(err.str() == "prog: error: prog eval: --n expects an integer, got 'many' (see 'prog eval --help')\n");
+  CHECK(err.str() ==
+        "prog: error: prog eval: --n expects an integer, got 'many' (see 'prog eval --help')\n");
   CHECK(run({"prog", "--help"}) == 0);
   CHECK(out.str().find("usage: prog SUBCOMMAND [options]\nA test program.") == 0);
   CHECK(out.str().find("  eval        evaluate\n") != std::string::npos);
+  CHECK(out.str().find("  a-very-long-subcommand  long names keep a gap\n") != std::string::npos);
   CHECK(run({"prog"}) == 2);
   CHECK(err.str().find("prog: no subcommand given") == 0);
   CHECK(run({"prog", "fly"}) == 2);

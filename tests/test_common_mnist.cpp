@@ -50,9 +50,12 @@ TEST_CASE("read_idx reads plain and gzipped images and labels") {
 TEST_CASE("read_idx rejects wrong, truncated and corrupt files naming the file") {
   TempDir dir;
   std::string path = dir.file("f.gz");
-  auto check = [&](const std::string& bytes, bool gzip, uint32_t magic, const std::string& fragment) {
-    if (gzip) write_gz(path, bytes);
-    else test::write_bytes(path, bytes);
+  auto check = [&](const std::string& bytes, bool gzip, uint32_t magic,
+                   const std::string& fragment) {
+    if (gzip)
+      write_gz(path, bytes);
+    else
+      test::write_bytes(path, bytes);
     try {
       read_idx(path, magic);
       FAIL("no error; expected '" << fragment << "'");
@@ -64,7 +67,8 @@ TEST_CASE("read_idx rejects wrong, truncated and corrupt files naming the file")
   };
   std::string labels = idx_bytes(2049, {4}, {1, 2, 3, 4});
   check(labels, true, kIdxImagesMagic, "magic number 2049, expected 2051 (an images file)");
-  check(idx_bytes(2051, {2, 2, 2}, "12345678"), false, kIdxLabelsMagic, "expected 2049 (a labels file)");
+  check(idx_bytes(2051, {2, 2, 2}, "12345678"), false, kIdxLabelsMagic,
+        "expected 2049 (a labels file)");
   check(labels.substr(0, 10), true, kIdxLabelsMagic, "needs 4 bytes of data but the file has 2");
   check(labels.substr(0, 6), false, kIdxLabelsMagic, "truncated header");
   check(std::string(2, '\0'), false, kIdxLabelsMagic, "too short");
@@ -74,7 +78,8 @@ TEST_CASE("read_idx rejects wrong, truncated and corrupt files naming the file")
   std::string gz_garbage = std::string(gz_header, 10) + "\xff\xff this is not deflate data";
   check(gz_garbage, false, kIdxLabelsMagic, "cannot decompress");
   CHECK_THROWS_WITH_AS(read_idx(dir.file("missing"), kIdxLabelsMagic),
-                       doctest::Contains(("cannot open '" + dir.file("missing") + "'").c_str()), Error);
+                       doctest::Contains(("cannot open '" + dir.file("missing") + "'").c_str()),
+                       Error);
 }
 
 TEST_CASE("read_idx reads the real MNIST training labels (when the data is present)") {

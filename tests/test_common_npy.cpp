@@ -41,8 +41,9 @@ NpyArray load_bytes(const TempDir& dir, const std::string& bytes) {
 
 TEST_CASE("npy reads v1, v2 and v3 files in |u1, <f4, <f8, <i4, <i8 and |b1") {
   TempDir dir;
-  NpyArray u8 = load_bytes(dir, npy_bytes(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }",
-                                          raw<uint8_t>({0, 1, 2, 127, 128, 255})));
+  NpyArray u8 =
+      load_bytes(dir, npy_bytes(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }",
+                                raw<uint8_t>({0, 1, 2, 127, 128, 255})));
   CHECK(u8.dtype == "|u1");
   CHECK(u8.shape == Shape{2, 3});
   CHECK(u8.values == std::vector<float>{0, 1, 2, 127, 128, 255});
@@ -52,24 +53,29 @@ TEST_CASE("npy reads v1, v2 and v3 files in |u1, <f4, <f8, <i4, <i8 and |b1") {
   CHECK(f4.shape == Shape{2});
   CHECK(f4.values == std::vector<float>{-1.5f, 3.25f});
 
-  NpyArray f8 = load_bytes(dir, npy_bytes(3, "{\"shape\": (), \"fortran_order\": False, \"descr\": \"<f8\"}",
-                                          raw<double>({0.1})));
+  NpyArray f8 =
+      load_bytes(dir, npy_bytes(3, "{\"shape\": (), \"fortran_order\": False, \"descr\": \"<f8\"}",
+                                raw<double>({0.1})));
   CHECK(f8.shape.empty());
   CHECK(f8.values == std::vector<float>{0.1f});
 
-  NpyArray i4 = load_bytes(dir, npy_bytes(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }",
-                                          raw<int32_t>({-7, 0, 2000000})));
+  NpyArray i4 =
+      load_bytes(dir, npy_bytes(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }",
+                                raw<int32_t>({-7, 0, 2000000})));
   CHECK(i4.values == std::vector<float>{-7, 0, 2000000});
 
-  NpyArray i8 = load_bytes(dir, npy_bytes(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 2), }",
-                                          raw<int64_t>({-(int64_t(1) << 40), 9})));
+  NpyArray i8 =
+      load_bytes(dir, npy_bytes(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 2), }",
+                                raw<int64_t>({-(int64_t(1) << 40), 9})));
   CHECK(i8.values == std::vector<float>{-1099511627776.f, 9});
 
-  NpyArray b1 = load_bytes(dir, npy_bytes(1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }",
-                                          raw<uint8_t>({1, 0, 1})));
+  NpyArray b1 =
+      load_bytes(dir, npy_bytes(1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }",
+                                raw<uint8_t>({1, 0, 1})));
   CHECK(b1.values == std::vector<float>{1, 0, 1});
 
-  NpyArray empty = load_bytes(dir, npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", ""));
+  NpyArray empty = load_bytes(
+      dir, npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", ""));
   CHECK(empty.shape == Shape{0, 4});
   CHECK(empty.values.empty());
 }
@@ -100,7 +106,8 @@ TEST_CASE("npy rejects what it cannot read with a message naming the file") {
         "unsupported dtype '>f4'");
   check(npy_bytes(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", data16),
         "unsupported dtype '<c8'");
-  check(npy_bytes(1, f4, data16.substr(0, 12)), "needs 16 data bytes but the file has 12 (truncated)");
+  check(npy_bytes(1, f4, data16.substr(0, 12)),
+        "needs 16 data bytes but the file has 12 (truncated)");
   check(npy_bytes(1, f4, data16 + "xx"), "(extra bytes)");
   check("PK\x03\x04 a zip file", "not a .npy file");
   check(npy_bytes(4, f4, data16), "unsupported format version 4");
@@ -108,11 +115,16 @@ TEST_CASE("npy rejects what it cannot read with a message naming the file") {
   std::string long_header = npy_bytes(1, f4, data16);
   long_header[8] = '\xFF', long_header[9] = '\x7F';
   check(long_header, "runs past the end");
-  check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': False}", data16), "needs 'descr', 'fortran_order' and 'shape'");
-  check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (4,)}", data16), "expected True or False");
-  check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-4,)}", data16), "bad size in the shape");
-  check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999)}", data16),
-        "impossibly large");
+  check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': False}", data16),
+        "needs 'descr', 'fortran_order' and 'shape'");
+  check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (4,)}", data16),
+        "expected True or False");
+  check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-4,)}", data16),
+        "bad size in the shape");
+  check(
+      npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999)}",
+                data16),
+      "impossibly large");
   check(npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'extra': 1}", data16),
         "unknown key 'extra'");
   CHECK_THROWS_WITH_AS(load_npy(dir.file("missing.npy")), doctest::Contains("cannot open"), Error);
@@ -147,7 +159,8 @@ TEST_CASE("npy writes uint8, int64 and float32 arrays that read back, atomically
 
   CHECK_THROWS_WITH_AS(save_npy(dir.file("bad.npy"), bytes, {5}),
                        doctest::Contains("12 values cannot fill shape [5]"), Error);
-  CHECK_THROWS_WITH_AS(save_npy(dir.file("no/dir/x.npy"), bytes, {12}), doctest::Contains("cannot write"), Error);
+  CHECK_THROWS_WITH_AS(save_npy(dir.file("no/dir/x.npy"), bytes, {12}),
+                       doctest::Contains("cannot write"), Error);
   CHECK(dir.listing() == "f4.npy i8.npy u8.npy ");
 }
 
@@ -161,7 +174,8 @@ TEST_CASE("npy files written here load in NumPy (when /usr/bin/python3 has numpy
       "import numpy as np, sys; a = np.load(sys.argv[1]); b = np.load(sys.argv[2]);"
       "assert a.dtype == np.uint8 and a.shape == (1, 2, 3) and a[0, 1, 2] == 6, a;"
       "assert b.dtype == np.int64 and b.tolist() == [-5, 5], b";
-  std::string command = "/usr/bin/python3 -c '" + script + "' " + dir.file("u8.npy") + " " + dir.file("i8.npy");
+  std::string command =
+      "/usr/bin/python3 -c '" + script + "' " + dir.file("u8.npy") + " " + dir.file("i8.npy");
   CHECK(std::system(command.c_str()) == 0);
 }
 

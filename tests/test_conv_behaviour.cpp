@@ -36,21 +36,22 @@ TEST_CASE("conv2d errors name the op and the shapes") {
                        doctest::Contains("conv2d: input has 4 channels but weight expects 2 "
                                          "(input [1, 4, 5, 5], weight [6, 1, 3, 3], groups 2)"),
                        Error);
-  CHECK_THROWS_WITH_AS(conv2d(zeros({1, 1, 2, 2}), zeros({1, 1, 3, 3})),
-                       doctest::Contains("conv2d: kernel 3x3 (dilation 1, spanning 3x3) is larger "
-                                         "than the padded input 2x2 (input [1, 1, 2, 2], padding 0)"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      conv2d(zeros({1, 1, 2, 2}), zeros({1, 1, 3, 3})),
+      doctest::Contains("conv2d: kernel 3x3 (dilation 1, spanning 3x3) is larger "
+                        "than the padded input 2x2 (input [1, 1, 2, 2], padding 0)"),
+      Error);
   CHECK_THROWS_WITH_AS(conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), {}, 1, 0, 2),
                        doctest::Contains("spanning 5x5) is larger than the padded input 4x4"),
                        Error);
-  CHECK_THROWS_WITH_AS(conv2d(zeros({3, 16, 16}), zeros({4, 3, 3, 3})),
-                       doctest::Contains("conv2d: expects a 4-d input (N, C, H, W), got [3, 16, 16]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      conv2d(zeros({3, 16, 16}), zeros({4, 3, 3, 3})),
+      doctest::Contains("conv2d: expects a 4-d input (N, C, H, W), got [3, 16, 16]"), Error);
   CHECK_THROWS_WITH_AS(conv2d(zeros({1, 3, 4, 4}), zeros({4, 3, 3})),
                        doctest::Contains("conv2d: expects a 4-d weight"), Error);
-  CHECK_THROWS_WITH_AS(conv2d(zeros({1, 3, 4, 4}), zeros({4, 3, 3, 3}), zeros({3})),
-                       doctest::Contains("conv2d: bias must be [4] for weight [4, 3, 3, 3], got [3]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      conv2d(zeros({1, 3, 4, 4}), zeros({4, 3, 3, 3}), zeros({3})),
+      doctest::Contains("conv2d: bias must be [4] for weight [4, 3, 3, 3], got [3]"), Error);
   CHECK_THROWS_WITH_AS(conv2d(zeros({1, 3, 4, 4}), zeros({4, 3, 3, 3}), {}, 0),
                        doctest::Contains("conv2d: needs stride >= 1"), Error);
 }
@@ -68,26 +69,27 @@ TEST_CASE("conv_transpose2d errors name the op and the shapes") {
                        doctest::Contains("conv_transpose2d: output_padding 2 must be smaller than "
                                          "the stride 2 or the dilation 1"),
                        Error);
-  CHECK_THROWS_WITH_AS(conv_transpose2d(zeros({1, 2, 1, 1}), zeros({2, 2, 1, 1}), {}, 1, 1),
-                       doctest::Contains("conv_transpose2d: padding 1 leaves an output of -1x-1 "
-                                         "pixels (input [1, 2, 1, 1], weight [2, 2, 1, 1], stride 1)"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d(zeros({1, 2, 1, 1}), zeros({2, 2, 1, 1}), {}, 1, 1),
+      doctest::Contains("conv_transpose2d: padding 1 leaves an output of -1x-1 "
+                        "pixels (input [1, 2, 1, 1], weight [2, 2, 1, 1], stride 1)"),
+      Error);
   CHECK_THROWS_WITH_AS(conv_transpose2d(zeros({2, 4, 4}), zeros({2, 2, 2, 2})),
                        doctest::Contains("conv_transpose2d: expects a 4-d input (N, C, H, W), got "
                                          "[2, 4, 4]"),
                        Error);
-  CHECK_THROWS_WITH_AS(conv_transpose2d(zeros({1, 4, 3, 3}), zeros({4, 3, 2, 2}), zeros({3}), 2, 0,
-                                        0, 2),
-                       doctest::Contains("conv_transpose2d: bias must be [6]"), Error);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d(zeros({1, 4, 3, 3}), zeros({4, 3, 2, 2}), zeros({3}), 2, 0, 0, 2),
+      doctest::Contains("conv_transpose2d: bias must be [6]"), Error);
 }
 
 TEST_CASE("pooling, upsampling and linear errors name the op and the shapes") {
-  CHECK_THROWS_WITH_AS(max_pool2d(zeros({3, 8, 8}), 2),
-                       doctest::Contains("max_pool2d: expects a 4-d input (N, C, H, W), got [3, 8, 8]"),
-                       Error);
-  CHECK_THROWS_WITH_AS(avg_pool2d(zeros({1, 1, 8, 8}), 3, 1, 2),
-                       doctest::Contains("avg_pool2d: padding 2 must be between 0 and half the kernel 3"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      max_pool2d(zeros({3, 8, 8}), 2),
+      doctest::Contains("max_pool2d: expects a 4-d input (N, C, H, W), got [3, 8, 8]"), Error);
+  CHECK_THROWS_WITH_AS(
+      avg_pool2d(zeros({1, 1, 8, 8}), 3, 1, 2),
+      doctest::Contains("avg_pool2d: padding 2 must be between 0 and half the kernel 3"), Error);
   CHECK_THROWS_WITH_AS(max_pool2d(zeros({1, 1, 3, 3}), 4),
                        doctest::Contains("max_pool2d: kernel 4 is larger than the padded input 3x3 "
                                          "(input [1, 1, 3, 3], padding 0)"),
@@ -102,9 +104,11 @@ TEST_CASE("pooling, upsampling and linear errors name the op and the shapes") {
                                          "(input [2, 3], weight [4, 5])"),
                        Error);
   CHECK_THROWS_WITH_AS(linear(zeros({2, 5}), zeros({4, 5}), zeros({5})),
-                       doctest::Contains("linear: bias must be [4] for weight [4, 5], got [5]"), Error);
+                       doctest::Contains("linear: bias must be [4] for weight [4, 5], got [5]"),
+                       Error);
   CHECK_THROWS_WITH_AS(linear(zeros({2, 5}), zeros({20})),
-                       doctest::Contains("linear: expects a 2-d weight (out, in), got [20]"), Error);
+                       doctest::Contains("linear: expects a 2-d weight (out, in), got [20]"),
+                       Error);
 }
 
 // conv_transpose2d is the adjoint of conv2d: <conv2d(x, W), y> = <x, conv_transpose2d(y, W)>
@@ -156,21 +160,27 @@ TEST_CASE("conv2d on a batch equals conv2d image by image") {
 }
 
 TEST_CASE("conv ops read strided inputs and send gradients back through the view") {
-  Tensor base = uniform({2, 5, 5, 3}, -1, 1, 20);  // NHWC, permuted to NCHW below
   Tensor w = uniform({4, 3, 3, 3}, -1, 1, 21, false);
-  Tensor x = base.permute({0, 3, 1, 2});
+  // The same NHWC values twice: one is read as a permuted (strided) view, the other copied.
+  Tensor strided_base = uniform({2, 5, 5, 3}, -1, 1, 20),
+         copied_base = uniform({2, 5, 5, 3}, -1, 1, 20);
+  Tensor x = strided_base.permute({0, 3, 1, 2});
   REQUIRE_FALSE(x.is_contiguous());
   Tensor y = conv2d(x, w, {}, 1, 1);
-  require_close(y, conv2d(x.contiguous(), w, {}, 1, 1), 1e-6, 1e-7, "strided conv2d");
-  y.sum().backward();
-  REQUIRE(base.grad().defined());
-  CHECK(base.grad().shape() == base.shape());
-  CHECK_FALSE(w.grad().defined());  // weight did not ask for a gradient
+  Tensor y_copied = conv2d(copied_base.permute({0, 3, 1, 2}).contiguous(), w, {}, 1, 1);
+  require_close(y, y_copied, 1e-6, 1e-7, "strided conv2d");
+  Tensor g = uniform(y.shape(), -1, 1, 24, false);
+  y.backward(g);
+  y_copied.backward(g);
+  require_close(strided_base.grad(), copied_base.grad(), 1e-6, 1e-7, "gradient through the view");
+  CHECK_FALSE(w.grad().defined());  // the weight did not ask for a gradient
 
-  Tensor t = conv_transpose2d(x, uniform({3, 2, 2, 2}, -1, 1, 22, false), {}, 2);
-  CHECK(t.shape() == Shape{2, 2, 10, 10});
-  Tensor lin = linear(base, uniform({3, 4}, -1, 1, 23, false).transpose(0, 1));
-  CHECK(lin.shape() == Shape{2, 5, 5, 4});
+  Tensor wt = uniform({3, 2, 2, 2}, -1, 1, 22, false);
+  require_close(conv_transpose2d(x, wt, {}, 2), conv_transpose2d(x.contiguous(), wt, {}, 2), 1e-6,
+                1e-7, "strided conv_transpose2d");
+  Tensor wl = uniform({3, 4}, -1, 1, 23, false).transpose(0, 1);  // (4, 3), not contiguous
+  require_close(linear(strided_base, wl), linear(strided_base, wl.contiguous()), 1e-6, 1e-7,
+                "linear with a transposed weight");
 }
 
 TEST_CASE("no graph is recorded in no-grad mode") {

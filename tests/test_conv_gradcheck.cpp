@@ -52,8 +52,9 @@ GRADCHECK_CASE("linear", "without bias") {
 }
 
 GRADCHECK_CASE("linear", "3-d input") {
-  check_gradients([](const TensorList& in) { return linear(in[0], in[1], in[2]); },
-                  {uniform({2, 3, 4}, -1, 1, 6), uniform({3, 4}, -1, 1, 7), uniform({3}, -1, 1, 8)});
+  check_gradients(
+      [](const TensorList& in) { return linear(in[0], in[1], in[2]); },
+      {uniform({2, 3, 4}, -1, 1, 6), uniform({3, 4}, -1, 1, 7), uniform({3}, -1, 1, 8)});
 }
 
 GRADCHECK_CASE("linear", "1-d input") {
@@ -62,15 +63,15 @@ GRADCHECK_CASE("linear", "1-d input") {
 }
 
 GRADCHECK_CASE("conv2d", "stride 1, padding 1, bias") {
-  check_gradients(conv2d_fn(1, 1, 1, 1), {uniform({1, 2, 5, 5}, -1, 1, 20),
-                                          uniform({3, 2, 3, 3}, -1, 1, 21),
-                                          uniform({3}, -1, 1, 22)});
+  check_gradients(conv2d_fn(1, 1, 1, 1),
+                  {uniform({1, 2, 5, 5}, -1, 1, 20), uniform({3, 2, 3, 3}, -1, 1, 21),
+                   uniform({3}, -1, 1, 22)});
 }
 
 GRADCHECK_CASE("conv2d", "stride 2, padding 1, batch 2") {
-  check_gradients(conv2d_fn(2, 1, 1, 1), {uniform({2, 2, 5, 5}, -1, 1, 23),
-                                          uniform({3, 2, 3, 3}, -1, 1, 24),
-                                          uniform({3}, -1, 1, 25)});
+  check_gradients(conv2d_fn(2, 1, 1, 1),
+                  {uniform({2, 2, 5, 5}, -1, 1, 23), uniform({3, 2, 3, 3}, -1, 1, 24),
+                   uniform({3}, -1, 1, 25)});
 }
 
 GRADCHECK_CASE("conv2d", "padding 0, no bias") {
@@ -79,33 +80,33 @@ GRADCHECK_CASE("conv2d", "padding 0, no bias") {
 }
 
 GRADCHECK_CASE("conv2d", "padding 2, stride 2") {
-  check_gradients(conv2d_fn(2, 2, 1, 1), {uniform({1, 2, 4, 4}, -1, 1, 28),
-                                          uniform({2, 2, 3, 3}, -1, 1, 29),
-                                          uniform({2}, -1, 1, 30)});
+  check_gradients(conv2d_fn(2, 2, 1, 1),
+                  {uniform({1, 2, 4, 4}, -1, 1, 28), uniform({2, 2, 3, 3}, -1, 1, 29),
+                   uniform({2}, -1, 1, 30)});
 }
 
 GRADCHECK_CASE("conv2d", "dilation 2") {
-  check_gradients(conv2d_fn(1, 2, 2, 1), {uniform({2, 2, 5, 5}, -1, 1, 31),
-                                          uniform({2, 2, 3, 3}, -1, 1, 32),
-                                          uniform({2}, -1, 1, 33)});
+  check_gradients(conv2d_fn(1, 2, 2, 1),
+                  {uniform({2, 2, 5, 5}, -1, 1, 31), uniform({2, 2, 3, 3}, -1, 1, 32),
+                   uniform({2}, -1, 1, 33)});
 }
 
 GRADCHECK_CASE("conv2d", "groups 2") {
-  check_gradients(conv2d_fn(1, 1, 1, 2), {uniform({2, 4, 4, 4}, -1, 1, 34),
-                                          uniform({4, 2, 3, 3}, -1, 1, 35),
-                                          uniform({4}, -1, 1, 36)});
+  check_gradients(conv2d_fn(1, 1, 1, 2),
+                  {uniform({2, 4, 4, 4}, -1, 1, 34), uniform({4, 2, 3, 3}, -1, 1, 35),
+                   uniform({4}, -1, 1, 36)});
 }
 
 GRADCHECK_CASE("conv2d", "depthwise (groups = channels)") {
-  check_gradients(conv2d_fn(1, 1, 1, 3), {uniform({2, 3, 4, 4}, -1, 1, 37),
-                                          uniform({3, 1, 3, 3}, -1, 1, 38),
-                                          uniform({3}, -1, 1, 39)});
+  check_gradients(conv2d_fn(1, 1, 1, 3),
+                  {uniform({2, 3, 4, 4}, -1, 1, 37), uniform({3, 1, 3, 3}, -1, 1, 38),
+                   uniform({3}, -1, 1, 39)});
 }
 
 GRADCHECK_CASE("conv2d", "1x1 kernel (the no-im2col path)") {
-  check_gradients(conv2d_fn(1, 0, 1, 1), {uniform({2, 3, 3, 4}, -1, 1, 40),
-                                          uniform({4, 3, 1, 1}, -1, 1, 41),
-                                          uniform({4}, -1, 1, 42)});
+  check_gradients(conv2d_fn(1, 0, 1, 1),
+                  {uniform({2, 3, 3, 4}, -1, 1, 40), uniform({4, 3, 1, 1}, -1, 1, 41),
+                   uniform({4}, -1, 1, 42)});
 }
 
 GRADCHECK_CASE("conv2d", "1x1 kernel, stride 2, groups 3") {
@@ -114,27 +115,27 @@ GRADCHECK_CASE("conv2d", "1x1 kernel, stride 2, groups 3") {
 }
 
 GRADCHECK_CASE("conv2d", "non-square input and kernel") {
-  check_gradients(conv2d_fn(2, 1, 1, 1), {uniform({1, 2, 4, 7}, -1, 1, 45),
-                                          uniform({2, 2, 3, 2}, -1, 1, 46),
-                                          uniform({2}, -1, 1, 47)});
+  check_gradients(conv2d_fn(2, 1, 1, 1),
+                  {uniform({1, 2, 4, 7}, -1, 1, 45), uniform({2, 2, 3, 2}, -1, 1, 46),
+                   uniform({2}, -1, 1, 47)});
 }
 
 GRADCHECK_CASE("conv_transpose2d", "kernel 2, stride 2 (UnetUp)") {
-  check_gradients(conv_transpose2d_fn(2, 0, 0, 1, 1), {uniform({2, 3, 3, 3}, -1, 1, 50),
-                                                       uniform({3, 2, 2, 2}, -1, 1, 51),
-                                                       uniform({2}, -1, 1, 52)});
+  check_gradients(conv_transpose2d_fn(2, 0, 0, 1, 1),
+                  {uniform({2, 3, 3, 3}, -1, 1, 50), uniform({3, 2, 2, 2}, -1, 1, 51),
+                   uniform({2}, -1, 1, 52)});
 }
 
 GRADCHECK_CASE("conv_transpose2d", "kernel 4, stride 4 from 1x1 (up0)") {
-  check_gradients(conv_transpose2d_fn(4, 0, 0, 1, 1), {uniform({2, 3, 1, 1}, -1, 1, 53),
-                                                       uniform({3, 2, 4, 4}, -1, 1, 54),
-                                                       uniform({2}, -1, 1, 55)});
+  check_gradients(conv_transpose2d_fn(4, 0, 0, 1, 1),
+                  {uniform({2, 3, 1, 1}, -1, 1, 53), uniform({3, 2, 4, 4}, -1, 1, 54),
+                   uniform({2}, -1, 1, 55)});
 }
 
 GRADCHECK_CASE("conv_transpose2d", "stride 2, padding 1, output_padding 1") {
-  check_gradients(conv_transpose2d_fn(2, 1, 1, 1, 1), {uniform({1, 2, 3, 3}, -1, 1, 56),
-                                                       uniform({2, 3, 3, 3}, -1, 1, 57),
-                                                       uniform({3}, -1, 1, 58)});
+  check_gradients(conv_transpose2d_fn(2, 1, 1, 1, 1),
+                  {uniform({1, 2, 3, 3}, -1, 1, 56), uniform({2, 3, 3, 3}, -1, 1, 57),
+                   uniform({3}, -1, 1, 58)});
 }
 
 GRADCHECK_CASE("conv_transpose2d", "groups 2, no bias") {
@@ -143,9 +144,9 @@ GRADCHECK_CASE("conv_transpose2d", "groups 2, no bias") {
 }
 
 GRADCHECK_CASE("conv_transpose2d", "dilation 2, non-square") {
-  check_gradients(conv_transpose2d_fn(1, 1, 0, 1, 2), {uniform({1, 2, 3, 4}, -1, 1, 61),
-                                                       uniform({2, 2, 3, 2}, -1, 1, 62),
-                                                       uniform({2}, -1, 1, 63)});
+  check_gradients(conv_transpose2d_fn(1, 1, 0, 1, 2),
+                  {uniform({1, 2, 3, 4}, -1, 1, 61), uniform({2, 2, 3, 2}, -1, 1, 62),
+                   uniform({2}, -1, 1, 63)});
 }
 
 GRADCHECK_CASE("max_pool2d", "kernel 2") {

@@ -30,9 +30,8 @@ void conv2d_parity(const std::string& name, bool bias, int64_t stride, int64_t p
   });
 }
 
-void conv_transpose2d_parity(const std::string& name, bool bias, int64_t stride,
-                             int64_t padding, int64_t output_padding, int64_t groups,
-                             int64_t dilation) {
+void conv_transpose2d_parity(const std::string& name, bool bias, int64_t stride, int64_t padding,
+                             int64_t output_padding, int64_t groups, int64_t dilation) {
   check_parity(kFile, name, input_names(bias), [=](const TensorList& in) {
     return conv_transpose2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), stride, padding,
                             output_padding, groups, dilation);
@@ -49,17 +48,25 @@ PARITY_CASE("linear", "with bias") { linear_parity("linear_bias", true); }
 PARITY_CASE("linear", "without bias") { linear_parity("linear_nobias", false); }
 PARITY_CASE("linear", "3-d input") { linear_parity("linear_3d", true); }
 
-PARITY_CASE("conv2d", "stride 1, padding 1") { conv2d_parity("conv2d_stride1_pad1", true, 1, 1, 1, 1); }
-PARITY_CASE("conv2d", "stride 2, padding 1") { conv2d_parity("conv2d_stride2_pad1", true, 2, 1, 1, 1); }
+PARITY_CASE("conv2d", "stride 1, padding 1") {
+  conv2d_parity("conv2d_stride1_pad1", true, 1, 1, 1, 1);
+}
+PARITY_CASE("conv2d", "stride 2, padding 1") {
+  conv2d_parity("conv2d_stride2_pad1", true, 2, 1, 1, 1);
+}
 PARITY_CASE("conv2d", "padding 0") { conv2d_parity("conv2d_pad0", true, 1, 0, 1, 1); }
-PARITY_CASE("conv2d", "padding 2, stride 2") { conv2d_parity("conv2d_pad2_stride2", true, 2, 2, 1, 1); }
+PARITY_CASE("conv2d", "padding 2, stride 2") {
+  conv2d_parity("conv2d_pad2_stride2", true, 2, 2, 1, 1);
+}
 PARITY_CASE("conv2d", "dilation 2") { conv2d_parity("conv2d_dilation2", true, 1, 2, 2, 1); }
 PARITY_CASE("conv2d", "groups 2") { conv2d_parity("conv2d_groups2", true, 1, 1, 1, 2); }
 PARITY_CASE("conv2d", "depthwise") { conv2d_parity("conv2d_depthwise", true, 1, 1, 1, 4); }
 PARITY_CASE("conv2d", "no bias") { conv2d_parity("conv2d_nobias", false, 1, 1, 1, 1); }
 PARITY_CASE("conv2d", "1x1") { conv2d_parity("conv2d_1x1", true, 1, 0, 1, 1); }
 PARITY_CASE("conv2d", "1x1, stride 2") { conv2d_parity("conv2d_1x1_stride2", true, 2, 0, 1, 1); }
-PARITY_CASE("conv2d", "non-square input and kernel") { conv2d_parity("conv2d_nonsquare", true, 2, 1, 1, 1); }
+PARITY_CASE("conv2d", "non-square input and kernel") {
+  conv2d_parity("conv2d_nonsquare", true, 2, 1, 1, 1);
+}
 PARITY_CASE("conv2d", "16 channels, batch 3") { conv2d_parity("conv2d_wide", true, 1, 1, 1, 1); }
 
 PARITY_CASE("conv_transpose2d", "kernel 2, stride 2") {

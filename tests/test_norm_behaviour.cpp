@@ -190,7 +190,8 @@ TEST_CASE("attention gives a fully masked row uniform weights, not NaN") {
 TEST_CASE("attention rejects mismatched shapes with messages naming them") {
   Tensor q = zeros({2, 4, 3, 8}), k = zeros({2, 4, 5, 8}), v = zeros({2, 4, 5, 6});
   CHECK_THROWS_WITH_AS(scaled_dot_product_attention(q, zeros({2, 4, 5, 7}), v),
-                       doctest::Contains("q has head dim 8 but k has 7 (q [2, 4, 3, 8], k [2, 4, 5, 7])"),
+                       doctest::Contains("q has head dim 8 but k has 7 "
+                                         "(q [2, 4, 3, 8], k [2, 4, 5, 7])"),
                        Error);
   CHECK_THROWS_WITH_AS(scaled_dot_product_attention(q, k, zeros({2, 4, 6, 6})),
                        doctest::Contains("k has 5 positions but v has 6"), Error);

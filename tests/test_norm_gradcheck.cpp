@@ -9,13 +9,15 @@ using tinydiff::test::uniform;
 // ---- group_norm ----
 
 GRADCHECK_CASE("group_norm", "one group, affine, 4-d") {
-  Tensor x = uniform({2, 4, 2, 3}, -2, 2, 1), w = uniform({4}, 0.5, 1.5, 2), b = uniform({4}, -1, 1, 3);
+  Tensor x = uniform({2, 4, 2, 3}, -2, 2, 1);
+  Tensor w = uniform({4}, 0.5, 1.5, 2), b = uniform({4}, -1, 1, 3);
   check_gradients([](const TensorList& in) { return group_norm(in[0], 1, in[1], in[2]); },
                   {x, w, b});
 }
 
 GRADCHECK_CASE("group_norm", "two groups, affine, 3-d") {
-  Tensor x = uniform({2, 4, 5}, -2, 2, 4), w = uniform({4}, 0.5, 1.5, 5), b = uniform({4}, -1, 1, 6);
+  Tensor x = uniform({2, 4, 5}, -2, 2, 4);
+  Tensor w = uniform({4}, 0.5, 1.5, 5), b = uniform({4}, -1, 1, 6);
   check_gradients([](const TensorList& in) { return group_norm(in[0], 2, in[1], in[2]); },
                   {x, w, b});
 }
@@ -42,7 +44,8 @@ GRADCHECK_CASE("group_norm", "GroupNorm(8, 32)-like: 8 groups of 4 channels") {
 // ---- layer_norm ----
 
 GRADCHECK_CASE("layer_norm", "one normalised axis, affine") {
-  Tensor x = uniform({3, 5}, -2, 2, 20), w = uniform({5}, 0.5, 1.5, 21), b = uniform({5}, -1, 1, 22);
+  Tensor x = uniform({3, 5}, -2, 2, 20);
+  Tensor w = uniform({5}, 0.5, 1.5, 21), b = uniform({5}, -1, 1, 22);
   check_gradients([](const TensorList& in) { return layer_norm(in[0], {5}, in[1], in[2]); },
                   {x, w, b});
 }
@@ -75,7 +78,9 @@ GRADCHECK_CASE("batch_norm", "training, affine, 4-d, with running buffers") {
 GRADCHECK_CASE("batch_norm", "training, 2-d, no affine, no running buffers") {
   Tensor x = uniform({4, 3}, -2, 2, 33);
   check_gradients(
-      [](const TensorList& in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+      [](const TensorList& in) {
+        return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
+      },
       {x});
 }
 

@@ -57,6 +57,11 @@ PARITY_CASE("layer_norm", "no affine") {
                [](const TensorList& in) { return layer_norm(in[0], {8}); });
 }
 
+PARITY_CASE("layer_norm", "100 columns (more than one block of the weight gradient)") {
+  check_parity(kFile, "ln_wide", {"x", "weight", "bias"},
+               [](const TensorList& in) { return layer_norm(in[0], {100}, in[1], in[2]); });
+}
+
 // ---- batch_norm: output, gradients, and the running statistics after the call ----
 
 namespace {

@@ -93,8 +93,9 @@ TEST_CASE("safetensors writes atomically and leaves no temporary file") {
   CHECK(dir.listing() == "ckpt.safetensors ");
 
   SUBCASE("a missing folder is an error and writes nothing") {
-    CHECK_THROWS_WITH_AS(save_safetensors(dir.file("no/such/dir/x.safetensors"), {{"w", ones({1})}}),
-                         doctest::Contains("cannot write"), Error);
+    CHECK_THROWS_WITH_AS(
+        save_safetensors(dir.file("no/such/dir/x.safetensors"), {{"w", ones({1})}}),
+        doctest::Contains("cannot write"), Error);
     CHECK(dir.listing() == "ckpt.safetensors ");
   }
   SUBCASE("a rename that fails (the target is a folder) removes the temporary file") {
@@ -127,20 +128,25 @@ TEST_CASE("safetensors rejects malformed files with a message naming the file") 
                    "unsupported dtype F8");
   check_load_error(st_bytes(R"({"x":{"dtype":"F32","data_offsets":[0,4]}})", "abcd"),
                    "needs \"dtype\", \"shape\"");
-  check_load_error(st_bytes(R"({"x":{"dtype":"F32","shape":[2,3],"data_offsets":[0,400]}})", data24),
-                   "outside the 24 data bytes");
+  check_load_error(
+      st_bytes(R"({"x":{"dtype":"F32","shape":[2,3],"data_offsets":[0,400]}})", data24),
+      "outside the 24 data bytes");
   check_load_error(st_bytes(R"({"x":{"dtype":"F32","shape":[2,3],"data_offsets":[0,16]}})", data24),
                    "needs 24 bytes but its offsets span 16");
   check_load_error(st_bytes(R"({"x":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})", data24),
                    "bad shape entry");
   check_load_error(st_bytes(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", data24),
                    "bad shape entry");
-  check_load_error(st_bytes(R"({"x":{"dtype":"F32","shape":[1e300,1e300],"data_offsets":[0,4]}})", data24),
-                   "bad shape entry");
-  check_load_error(st_bytes(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":["0","4"]}})", data24),
-                   "not whole numbers");
-  check_load_error(st_bytes(R"({"__metadata__":{"k":1},)" + f32_2x3 + "}", data24), "metadata 'k' is not a string");
-  check_load_error(st_bytes(R"({"__metadata__":"text",)" + f32_2x3 + "}", data24), "__metadata__ is not an object");
+  check_load_error(
+      st_bytes(R"({"x":{"dtype":"F32","shape":[1e300,1e300],"data_offsets":[0,4]}})", data24),
+      "bad shape entry");
+  check_load_error(
+      st_bytes(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":["0","4"]}})", data24),
+      "not whole numbers");
+  check_load_error(st_bytes(R"({"__metadata__":{"k":1},)" + f32_2x3 + "}", data24),
+                   "metadata 'k' is not a string");
+  check_load_error(st_bytes(R"({"__metadata__":"text",)" + f32_2x3 + "}", data24),
+                   "__metadata__ is not an object");
   CHECK_THROWS_WITH_AS(load_safetensors("/nonexistent/file.safetensors"),
                        doctest::Contains("cannot open '/nonexistent/file.safetensors'"), Error);
 }
@@ -148,7 +154,8 @@ TEST_CASE("safetensors rejects malformed files with a message naming the file") 
 TEST_CASE("safetensors never crashes on a truncated or corrupted file") {
   TempDir dir;
   std::string path = dir.file("good.safetensors");
-  save_safetensors(path, {{"a", arange(0, 6).reshape({2, 3})}, {"b", scalar_tensor(2.f)}}, {{"k", "v"}});
+  save_safetensors(path, {{"a", arange(0, 6).reshape({2, 3})}, {"b", scalar_tensor(2.f)}},
+                   {{"k", "v"}});
   const std::string good = test::read_bytes(path);
   int errors = 0, loads = 0;
   auto attempt = [&](const std::string& bytes) {
@@ -174,9 +181,9 @@ TEST_CASE("safetensors never crashes on a truncated or corrupted file") {
 TEST_CASE("safetensors reads F64, I64, I32, U8, F16 and BF16 tensors written by PyTorch") {
   const SafetensorsFile& file = test::fixture("safetensors_dtypes");
   const std::map<std::string, std::string> dtypes = {
-      {"f64", "F64"}, {"f64_scalar", "F64"}, {"i64", "I64"},       {"i32", "I32"},
-      {"i32_empty", "I32"}, {"u8", "U8"},   {"f16", "F16"},       {"f16_randn", "F16"},
-      {"f16_nan", "F16"},   {"bf16", "BF16"}, {"bf16_randn", "BF16"}};
+      {"f64", "F64"},       {"f64_scalar", "F64"}, {"i64", "I64"},        {"i32", "I32"},
+      {"i32_empty", "I32"}, {"u8", "U8"},          {"f16", "F16"},        {"f16_randn", "F16"},
+      {"f16_nan", "F16"},   {"bf16", "BF16"},      {"bf16_randn", "BF16"}};
   for (const auto& [name, dtype] : dtypes) {
     CHECK_MESSAGE(file.dtypes.at(name) == dtype, name);
     CHECK(file.dtypes.at(name + ".expected") == "F32");

@@ -39,6 +39,7 @@ Flags train_flags() {
   f.add_int("save-every", 500, "steps between checkpoints");
   f.add_int("sample-every", 500, "steps between sample grids (0: only at the end)");
   f.add_bool("resume", "continue RUN_DIR/ckpt.safetensors up to --steps");
+  f.add_int("stop-at", 0, "save and stop after this step, as Ctrl-C would (0: run to the end)");
   return f;
 }
 
@@ -137,8 +138,9 @@ int train(const std::vector<std::string>& args) {
   };
   install_interrupt_handler();
   int64_t sample_every = flags.get_int("sample-every"), save_every = flags.get_int("save-every");
+  int64_t stop_at = flags.get_int("stop-at") > 0 ? flags.get_int("stop-at") : s.steps;
   ProgressBar progress(s.steps, state.step, ProgressOptions{"train", s.batch});
-  while (state.step < s.steps && !interrupt_requested()) {
+  while (state.step < std::min(stop_at, s.steps) && !interrupt_requested()) {
     auto [images, labels] = loader.next_batch(s.batch);
     Tensor context = one_hot(labels, data.num_classes).to(device);
     optimizer.lr = lr(state.step);
@@ -157,10 +159,10 @@ int train(const std::vector<std::string>& args) {
   }
   progress.finish();
   save();
-  if (interrupt_requested()) {
-    std::printf("interrupted: saved %s at step %lld (continue with --resume)\n", ckpt.c_str(),
-                (long long)state.step);
-    return 130;
+  if (interrupt_requested() || state.step < s.steps) {
+    std::printf("stopped: saved %s at step %lld of %lld (continue with --resume)\n", ckpt.c_str(),
+                (long long)state.step, (long long)s.steps);
+    return interrupt_requested() ? 130 : 0;
   }
   grid();
   std::printf("done: %s, loss.csv, loss.svg and samples_step%06lld.png in %s\n", ckpt.c_str(),

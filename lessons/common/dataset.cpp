@@ -34,8 +34,8 @@ std::pair<IdxArray, IdxArray> read_mnist_part(const std::string& dir, const std:
   IdxArray images = read_idx(images_path, kIdxImagesMagic);
   IdxArray labels = read_idx(labels_path, kIdxLabelsMagic);
   TD_CHECK(images.shape.size() == 3 && labels.shape.size() == 1, "mnist: ", images_path,
-           " has shape ", str(images.shape), " and ", labels_path, " has shape ",
-           str(labels.shape), "; expected (N, rows, cols) and (N)");
+           " has shape ", str(images.shape), " and ", labels_path, " has shape ", str(labels.shape),
+           "; expected (N, rows, cols) and (N)");
   TD_CHECK(images.shape[0] == labels.shape[0], "mnist: ", images_path, " has ", images.shape[0],
            " images but ", labels_path, " has ", labels.shape[0], " labels");
   for (int64_t i = 0; i < labels.shape[0]; ++i)
@@ -83,8 +83,8 @@ SpriteFiles find_sprites(const std::string& dir) {
   if (exists(course.labels))
     throw_error("sprites: found ", course.labels, " but not the images ", course.images,
                 "; the labels alone are not enough. The course's sprite images are not publicly "
-                "available: use the CC0 stand-in sprites-cc0/ (", cc0.images, "), which "
-                "../shared/data provides (TINYDIFF_DATA=../shared/data or --data ../shared/data)");
+                "available; use the CC0 stand-in ", cc0.images, " (a copy is in ../shared/data: "
+                "TINYDIFF_DATA=../shared/data or --data ../shared/data)");
   throw_error("sprites: no sprite files in ", dir, ": looked for ", course.images, " and ",
               cc0.images, ". The CC0 stand-in is in ../shared/data (TINYDIFF_DATA=../shared/data)");
 }
@@ -116,7 +116,7 @@ std::vector<bool> sprite_test_rows(const SpriteFiles& files, int64_t n) {
     for (int64_t i = 0; i < n; ++i) test[i] = int64_t(groups.values[i]) % 10 == 0;
     return test;
   }
-  // A fixed 10%: the first n/10 rows of a permutation drawn from seed 1788.
+  // A fixed 10%: the first round(n / 10) rows of a permutation drawn from seed 1788.
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   Generator gen(1788);
@@ -146,7 +146,8 @@ std::string resolve_data_dir(const std::string& flag_value) {
   const char* env = std::getenv("TINYDIFF_DATA");
   std::string env_value = env ? env : "";
   if (!flag_value.empty()) {
-    TD_CHECK(fs::is_directory(flag_value), "data: --data ", flag_value, " is not a folder. ", kGetData);
+    TD_CHECK(fs::is_directory(flag_value), "data: --data ", flag_value, " is not a folder. ",
+             kGetData);
     return flag_value;
   }
   if (!env_value.empty()) {
@@ -164,7 +165,8 @@ Dataset load_mnist(const std::string& dir, Split split) {
   if (split != Split::all) return mnist_dataset(images, labels);
   auto [test_images, test_labels] = read_mnist_part(dir, "t10k");
   TD_CHECK(test_images.shape[1] == images.shape[1] && test_images.shape[2] == images.shape[2],
-           "mnist: train images are ", str(images.shape), " but test images are ", str(test_images.shape));
+           "mnist: train images are ", str(images.shape), " but test images are ",
+           str(test_images.shape));
   images.data.insert(images.data.end(), test_images.data.begin(), test_images.data.end());
   labels.data.insert(labels.data.end(), test_labels.data.begin(), test_labels.data.end());
   images.shape[0] += test_images.shape[0];
@@ -200,7 +202,8 @@ Dataset load_sprites(const std::string& dir, Split split) {
   d.class_names = {"hero", "non-hero", "food", "spell", "side-facing"};  // the course's columns
   if (d.num_classes != 5) {
     d.class_names.clear();
-    for (int64_t k = 0; k < d.num_classes; ++k) d.class_names.push_back("class " + std::to_string(k));
+    for (int64_t k = 0; k < d.num_classes; ++k)
+      d.class_names.push_back("class " + std::to_string(k));
   }
   return d;
 }
@@ -223,7 +226,8 @@ Dataset select_rows(const Dataset& data, const std::vector<int64_t>& rows) {
   for (size_t r = 0; r < rows.size(); ++r) {
     TD_CHECK(rows[r] >= 0 && rows[r] < data.size(), "select_rows: row ", rows[r],
              " is outside the ", data.size(), " rows of ", data.name);
-    std::memcpy(out.images.cpu_data() + r * row_size, src + rows[r] * row_size, row_size * sizeof(float));
+    std::memcpy(out.images.cpu_data() + r * row_size, src + rows[r] * row_size,
+                row_size * sizeof(float));
     out.labels.cpu_data()[r] = label[rows[r]];
   }
   return out;

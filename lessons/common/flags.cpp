@@ -74,7 +74,8 @@ std::string join(const std::vector<std::string>& parts, const char* sep) {
 }  // namespace
 
 Flags::Flags(std::string program, std::string subcommand, std::string description)
-    : program_(std::move(program)), subcommand_(std::move(subcommand)),
+    : program_(std::move(program)),
+      subcommand_(std::move(subcommand)),
       description_(std::move(description)) {}
 
 void Flags::declare(const std::string& name, Type type, const std::string& default_value,
@@ -171,7 +172,9 @@ const Flags::Option& Flags::find(const std::string& name, Type type) const {
   return option;
 }
 
-std::string Flags::get_string(const std::string& name) const { return find(name, Type::String).value; }
+std::string Flags::get_string(const std::string& name) const {
+  return find(name, Type::String).value;
+}
 
 int64_t Flags::get_int(const std::string& name) const {
   int64_t v = 0;
@@ -185,7 +188,9 @@ double Flags::get_float(const std::string& name) const {
   return v;
 }
 
-bool Flags::get_bool(const std::string& name) const { return find(name, Type::Bool).value == "true"; }
+bool Flags::get_bool(const std::string& name) const {
+  return find(name, Type::Bool).value == "true";
+}
 
 bool Flags::was_set(const std::string& name) const {
   auto it = index_.find(name);
@@ -207,7 +212,11 @@ std::string Flags::usage() const {
     std::string shape = o.type == Type::Int ? " N" : o.type == Type::Float ? " X" : " VALUE";
     if (!o.choices.empty()) shape = " " + join(o.choices, "|");
     if (o.type == Type::Bool) shape = "";
-    std::string dflt = o.type == Type::Bool || o.default_value.empty() ? "" : " (default " + o.default_value + ")";
+    // "(default X)" unless the help already explains the default.
+    bool said = o.help.find("(default") != std::string::npos;
+    std::string dflt = o.type == Type::Bool || o.default_value.empty() || said
+                           ? ""
+                           : " (default " + o.default_value + ")";
     rows.emplace_back("--" + o.name + shape, o.help + dflt);
   }
   rows.emplace_back("--help", "show this help");
@@ -221,8 +230,8 @@ std::string Flags::usage() const {
   return text;
 }
 
-int run_subcommands(int argc, char** argv, const std::string& program, const std::string& description,
-                    const std::vector<Subcommand>& subcommands) {
+int run_subcommands(int argc, char** argv, const std::string& program,
+                    const std::string& description, const std::vector<Subcommand>& subcommands) {
   std::string name = argc > 1 ? argv[1] : "";
   const Subcommand* chosen = nullptr;
   for (const Subcommand& s : subcommands)
@@ -230,11 +239,15 @@ int run_subcommands(int argc, char** argv, const std::string& program, const std
   if (!chosen) {
     bool asked = name == "--help" || name == "-h";
     std::ostream& out = asked ? std::cout : std::cerr;
-    if (name.empty()) out << program << ": no subcommand given\n";
-    else if (!asked) out << program << ": unknown subcommand '" << name << "'\n";
+    if (name.empty())
+      out << program << ": no subcommand given\n";
+    else if (!asked)
+      out << program << ": unknown subcommand '" << name << "'\n";
     out << "usage: " << program << " SUBCOMMAND [options]\n" << description << "\n\nsubcommands:\n";
-    for (const Subcommand& s : subcommands)
-      out << "  " << s.name << std::string(std::max<size_t>(2, 12 - s.name.size()), ' ') << s.help << "\n";
+    for (const Subcommand& s : subcommands) {
+      size_t gap = s.name.size() < 10 ? 12 - s.name.size() : 2;
+      out << "  " << s.name << std::string(gap, ' ') << s.help << "\n";
+    }
     out << "\nRun '" << program << " SUBCOMMAND --help' for its flags.\n";
     return asked ? 0 : 2;
   }

@@ -24,7 +24,8 @@ class Flags {
  public:
   Flags(std::string program, std::string subcommand, std::string description);
 
-  void add_string(const std::string& name, const std::string& default_value, const std::string& help);
+  void add_string(const std::string& name, const std::string& default_value,
+                  const std::string& help);
   void add_int(const std::string& name, int64_t default_value, const std::string& help);
   void add_float(const std::string& name, double default_value, const std::string& help);
   void add_bool(const std::string& name, const std::string& help);  // default false
@@ -76,7 +77,7 @@ struct Subcommand {
 // The body of a lesson's main(): picks the subcommand named by argv[1] and runs it. With no
 // subcommand, `--help` or an unknown one it prints the list of subcommands. A tinydiff::Error
 // (bad flag, bad file, bad shape) is printed as "PROGRAM: error: message" and gives exit code 1.
-int run_subcommands(int argc, char** argv, const std::string& program, const std::string& description,
-                    const std::vector<Subcommand>& subcommands);
+int run_subcommands(int argc, char** argv, const std::string& program,
+                    const std::string& description, const std::vector<Subcommand>& subcommands);
 
 }  // namespace tinydiff

@@ -47,7 +47,8 @@ std::vector<uint8_t> palette_indices(const Image& frame) {
     for (int64_t x = 0; x < frame.width; ++x) {
       float t = (kBayer[y % 4][x % 4] + 0.5f) / 16.0f - 0.5f;
       const uint8_t* rgb = &frame.pixels[(y * frame.width + x) * 3];
-      int r = quantize(rgb[0], kRed, t), g = quantize(rgb[1], kGreen, t), b = quantize(rgb[2], kBlue, t);
+      int r = quantize(rgb[0], kRed, t), g = quantize(rgb[1], kGreen, t),
+          b = quantize(rgb[2], kBlue, t);
       out[y * frame.width + x] = uint8_t((r * kGreen + g) * kBlue + b);
     }
   return out;
@@ -139,7 +140,7 @@ void append_frame(std::string& gif, const Image& frame, int delay_cs) {
   gif += '\0', gif += '\0';
   gif += '\x2C';
   put16(gif, 0), put16(gif, 0), put16(gif, frame.width), put16(gif, frame.height);
-  gif += '\0';  // no local palette, not interlaced
+  gif += '\0';     // no local palette, not interlaced
   gif += char(8);  // LZW minimum code size: 8-bit indices
   std::string data = lzw_compress(palette_indices(frame));
   for (size_t at = 0; at < data.size(); at += 255) {
@@ -158,8 +159,8 @@ std::string encode_gif(const std::vector<Image>& frames, const GifOptions& optio
   for (size_t i = 0; i < frames.size(); ++i) {
     const Image& f = frames[i];
     TD_CHECK(f.width == first.width && f.height == first.height && f.channels == first.channels,
-             "gif: frame ", i, " is ", f.width, " x ", f.height, " x ", f.channels, " but frame 0 is ",
-             first.width, " x ", first.height, " x ", first.channels);
+             "gif: frame ", i, " is ", f.width, " x ", f.height, " x ", f.channels,
+             " but frame 0 is ", first.width, " x ", first.height, " x ", first.channels);
     TD_CHECK(f.width > 0 && f.height > 0 && f.width < 65536 && f.height < 65536 &&
                  (f.channels == 1 || f.channels == 3) &&
                  int64_t(f.pixels.size()) == f.width * f.height * f.channels,
@@ -172,7 +173,7 @@ std::string encode_gif(const std::vector<Image>& frames, const GifOptions& optio
            " and ", options.last_delay_cs);
   std::string gif = "GIF89a";
   put16(gif, first.width), put16(gif, first.height);
-  gif += '\xF7';  // a global palette of 2^(7+1) colours, 8 bits per primary
+  gif += '\xF7';             // a global palette of 2^(7+1) colours, 8 bits per primary
   gif += '\0', gif += '\0';  // background colour index, pixel aspect ratio
   gif += palette(int(first.channels));
   if (options.loop) {
@@ -186,7 +187,8 @@ std::string encode_gif(const std::vector<Image>& frames, const GifOptions& optio
   return gif;
 }
 
-void save_gif(const std::string& path, const std::vector<Image>& frames, const GifOptions& options) {
+void save_gif(const std::string& path, const std::vector<Image>& frames,
+              const GifOptions& options) {
   write_file_atomic(path, encode_gif(frames, options), "gif");
 }
 

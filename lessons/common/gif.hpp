@@ -26,10 +26,12 @@ struct GifOptions {
 std::string encode_gif(const std::vector<Image>& frames, const GifOptions& options = {});
 
 // Writes encode_gif(frames, options) atomically.
-void save_gif(const std::string& path, const std::vector<Image>& frames, const GifOptions& options = {});
+void save_gif(const std::string& path, const std::vector<Image>& frames,
+              const GifOptions& options = {});
 
 // steps[t] is (N, C, H, W) in [-1, 1]; frame t is make_grid(steps[t], nrow, padding, upscale).
-void save_trajectory_gif(const std::string& path, const std::vector<Tensor>& steps, int64_t nrow = 8,
-                         int64_t padding = 2, int64_t upscale = 1, const GifOptions& options = {});
+void save_trajectory_gif(const std::string& path, const std::vector<Tensor>& steps,
+                         int64_t nrow = 8, int64_t padding = 2, int64_t upscale = 1,
+                         const GifOptions& options = {});
 
 }  // namespace tinydiff

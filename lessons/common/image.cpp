@@ -23,7 +23,8 @@ Pictures to_pictures(const Tensor& images, const char* who) {
 }
 
 // A canvas for rows x cols cells of h x w pictures, filled with the padding gray.
-Image blank_canvas(int64_t rows, int64_t cols, const Pictures& p, int64_t padding, int64_t upscale) {
+Image blank_canvas(int64_t rows, int64_t cols, const Pictures& p, int64_t padding,
+                   int64_t upscale) {
   Image image;
   image.width = cols * (p.w * upscale + padding) + padding;
   image.height = rows * (p.h * upscale + padding) + padding;
@@ -35,7 +36,8 @@ Image blank_canvas(int64_t rows, int64_t cols, const Pictures& p, int64_t paddin
 // Draws picture i of `p` into cell (row, col), each pixel as an upscale x upscale block.
 void paste(Image& canvas, const Pictures& p, int64_t i, int64_t row, int64_t col, int64_t padding,
            int64_t upscale) {
-  int64_t x0 = padding + col * (p.w * upscale + padding), y0 = padding + row * (p.h * upscale + padding);
+  int64_t x0 = padding + col * (p.w * upscale + padding),
+          y0 = padding + row * (p.h * upscale + padding);
   for (int64_t y = 0; y < p.h * upscale; ++y) {
     const uint8_t* src = &p.bytes[((i * p.h + y / upscale) * p.w) * p.c];
     uint8_t* dst = &canvas.pixels[((y0 + y) * canvas.width + x0) * p.c];
@@ -45,8 +47,9 @@ void paste(Image& canvas, const Pictures& p, int64_t i, int64_t row, int64_t col
 }
 
 void check_layout(int64_t padding, int64_t upscale, const char* who) {
-  TD_CHECK(padding >= 0 && upscale >= 1, who, ": padding must be >= 0 and upscale >= 1, got padding ",
-           padding, " and upscale ", upscale);
+  TD_CHECK(padding >= 0 && upscale >= 1, who,
+           ": padding must be >= 0 and upscale >= 1, got padding ", padding, " and upscale ",
+           upscale);
 }
 
 }  // namespace
@@ -87,7 +90,8 @@ Image make_trajectory(const std::vector<Tensor>& steps, int64_t padding, int64_t
   }
   Image canvas = blank_canvas(columns[0].n, int64_t(columns.size()), columns[0], padding, upscale);
   for (size_t t = 0; t < columns.size(); ++t)
-    for (int64_t i = 0; i < columns[t].n; ++i) paste(canvas, columns[t], i, i, int64_t(t), padding, upscale);
+    for (int64_t i = 0; i < columns[t].n; ++i)
+      paste(canvas, columns[t], i, i, int64_t(t), padding, upscale);
   return canvas;
 }
 

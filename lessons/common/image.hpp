@@ -34,7 +34,7 @@ void save_png(const std::string& path, const Image& image);
 // save_png(path, make_grid(...)) and save_png(path, make_trajectory(...)).
 void save_image_grid(const std::string& path, const Tensor& images, int64_t nrow = 8,
                      int64_t padding = 2, int64_t upscale = 1);
-void save_trajectory(const std::string& path, const std::vector<Tensor>& steps,
-                     int64_t padding = 2, int64_t upscale = 1);
+void save_trajectory(const std::string& path, const std::vector<Tensor>& steps, int64_t padding = 2,
+                     int64_t upscale = 1);
 
 }  // namespace tinydiff

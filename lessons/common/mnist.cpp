@@ -43,10 +43,12 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   TD_CHECK(f, "mnist: cannot open '", path, "': ", std::strerror(errno));
   gzbuffer(f.get(), 1 << 20);
   uint8_t head[4];
-  TD_CHECK(read_some(f.get(), path, head, 4) == 4, "mnist: ", path, ": too short for an IDX header");
+  TD_CHECK(read_some(f.get(), path, head, 4) == 4, "mnist: ", path,
+           ": too short for an IDX header");
   uint32_t magic = big_endian(head);
   TD_CHECK(magic == expected_magic, "mnist: ", path, ": magic number ", magic, ", expected ",
-           expected_magic, expected_magic == kIdxImagesMagic ? " (an images file)" : " (a labels file)");
+           expected_magic,
+           expected_magic == kIdxImagesMagic ? " (an images file)" : " (a labels file)");
   int axes = head[3];
   IdxArray array;
   for (int i = 0; i < axes; ++i) {
@@ -70,8 +72,8 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   TD_CHECK(got == n, "mnist: ", path, ": truncated: shape ", str(array.shape), " needs ", n,
            " bytes of data but the file has ", got);
   uint8_t extra;
-  TD_CHECK(read_some(f.get(), path, &extra, 1) == 0, "mnist: ", path,
-           ": has more than the ", n, " data bytes that shape ", str(array.shape), " needs");
+  TD_CHECK(read_some(f.get(), path, &extra, 1) == 0, "mnist: ", path, ": has more than the ", n,
+           " data bytes that shape ", str(array.shape), " needs");
   return array;
 }
 

@@ -28,10 +28,14 @@ class HeaderParser {
     while (peek() != '}') {
       std::string key = quoted();
       expect(':');
-      if (key == "descr") h.descr = quoted(), h.has_descr = true;
-      else if (key == "fortran_order") h.fortran_order = boolean(), h.has_order = true;
-      else if (key == "shape") h.shape = tuple(), h.has_shape = true;
-      else fail("unknown key '" + key + "'");
+      if (key == "descr")
+        h.descr = quoted(), h.has_descr = true;
+      else if (key == "fortran_order")
+        h.fortran_order = boolean(), h.has_order = true;
+      else if (key == "shape")
+        h.shape = tuple(), h.has_shape = true;
+      else
+        fail("unknown key '" + key + "'");
       if (peek() != ',') break;
       ++pos_;
     }
@@ -142,8 +146,8 @@ void save_raw(const std::string& path, const char* data, size_t item, size_t cou
   for (int64_t s : shape) TD_CHECK(s >= 0, "npy: ", path, ": negative size in shape ", str(shape));
   TD_CHECK(int64_t(count) == numel_of(shape), "npy: ", path, ": ", count,
            " values cannot fill shape ", str(shape));
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " +
-                     python_tuple(shape) + ", }";
+  std::string dict =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + python_tuple(shape) + ", }";
   // Pad with spaces so that magic (6) + version (2) + length (2) + dict + '\n' is a multiple of 64.
   dict += std::string(63 - (10 + dict.size()) % 64, ' ') + "\n";
   std::string bytes = "\x93NUMPY\x01";
@@ -177,7 +181,8 @@ NpyArray load_npy(const std::string& path) {
   int64_t n = numel_of(h.shape);
   TD_CHECK(int64_t(bytes.size() - data_start) == n * item, "npy: ", path, ": shape ", str(h.shape),
            " of ", h.descr, " needs ", n * item, " data bytes but the file has ",
-           bytes.size() - data_start, bytes.size() - data_start < size_t(n * item) ? " (truncated)" : " (extra bytes)");
+           bytes.size() - data_start,
+           bytes.size() - data_start < size_t(n * item) ? " (truncated)" : " (extra bytes)");
   NpyArray array{h.descr, h.shape, std::vector<float>(n)};
   convert(h.descr, bytes.data() + data_start, array.values.data(), n);
   return array;

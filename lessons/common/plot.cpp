@@ -23,11 +23,16 @@ std::string num(double v) {
 std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -35,7 +40,10 @@ std::string xml_escape(const std::string& s) {
 // About `count` round tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int count) {
   double raw = (hi - lo) / count, power = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = power * (raw / power < 1.5 ? 1 : raw / power < 3.5 ? 2 : raw / power < 7.5 ? 5 : 10);
+  double step = power * (raw / power < 1.5   ? 1
+                         : raw / power < 3.5 ? 2
+                         : raw / power < 7.5 ? 5
+                                             : 10);
   std::vector<double> ticks;
   for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
     ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
@@ -93,7 +101,8 @@ std::string polyline(const Axes& a, const std::vector<double>& xs, const std::ve
 }
 
 std::string text(double x, double y, const std::string& s, const std::string& extra = "") {
-  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" " + extra + ">" + xml_escape(s) + "</text>\n";
+  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" " + extra + ">" + xml_escape(s) +
+         "</text>\n";
 }
 
 // Tick marks, grid lines and labels on both axes.
@@ -119,8 +128,9 @@ std::string axes_svg(const Axes& a) {
   svg += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(right - kLeft) +
          "\" height=\"" + num(bottom - kTop) + "\" fill=\"none\" stroke=\"#333\"/>\n";
   svg += text((kLeft + right) / 2, kHeight - 12, "step", "text-anchor=\"middle\"");
-  svg += text(18, (kTop + bottom) / 2, a.log_y ? "loss (log scale)" : "loss",
-              "text-anchor=\"middle\" transform=\"rotate(-90 18 " + num((kTop + bottom) / 2) + ")\"");
+  svg +=
+      text(18, (kTop + bottom) / 2, a.log_y ? "loss (log scale)" : "loss",
+           "text-anchor=\"middle\" transform=\"rotate(-90 18 " + num((kTop + bottom) / 2) + ")\"");
   return svg;
 }
 
@@ -148,7 +158,8 @@ void save_loss_svg(const std::string& path, const std::vector<double>& steps,
   Axes a = fit_axes(xs, ys, log_y);
   size_t window = std::max<size_t>(1, xs.size() / 25);
   std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) +
-                    "\" height=\"" + num(kHeight) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+                    "\" height=\"" + num(kHeight) +
+                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += text(kWidth / 2, 24, title, "text-anchor=\"middle\" font-size=\"15\"");
   svg += axes_svg(a);

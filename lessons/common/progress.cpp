@@ -16,9 +16,11 @@ std::string clock_text(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--:--";
   int64_t s = int64_t(seconds + 0.5);
   char buffer[32];
-  if (s >= 3600) std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", (long long)(s / 3600),
-                               (long long)(s / 60 % 60), (long long)(s % 60));
-  else std::snprintf(buffer, sizeof buffer, "%02lld:%02lld", (long long)(s / 60), (long long)(s % 60));
+  if (s >= 3600)
+    std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", (long long)(s / 3600),
+                  (long long)(s / 60 % 60), (long long)(s % 60));
+  else
+    std::snprintf(buffer, sizeof buffer, "%02lld:%02lld", (long long)(s / 60), (long long)(s % 60));
   return buffer;
 }
 
@@ -60,7 +62,8 @@ void ProgressBar::finish() {
 }
 
 void ProgressBar::draw() {
-  std::fprintf(options_.out, tty_ ? "\r%s\033[K" : "%s\n", line().c_str());  // \033[K: clear to the end
+  std::fprintf(options_.out, tty_ ? "\r%s\033[K" : "%s\n",
+               line().c_str());  // \033[K: clear to the end
   std::fflush(options_.out);
 }
 
@@ -78,7 +81,8 @@ std::string ProgressBar::line() const {
   std::string text = buffer;
   if (has_loss_) std::snprintf(buffer, sizeof buffer, "  loss %.4g", loss_avg_), text += buffer;
   if (options_.items_per_step > 0 && steps_per_s > 0)
-    std::snprintf(buffer, sizeof buffer, "  %.1f img/s", steps_per_s * options_.items_per_step), text += buffer;
+    std::snprintf(buffer, sizeof buffer, "  %.1f img/s", steps_per_s * options_.items_per_step),
+        text += buffer;
   return text + "  " + clock_text(elapsed) + " < " + clock_text(eta);
 }
 

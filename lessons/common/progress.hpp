@@ -19,10 +19,10 @@ struct ProgressOptions {
   explicit ProgressOptions(std::string label = "train", int64_t items_per_step = 0)
       : label(std::move(label)), items_per_step(items_per_step) {}
   std::string label;
-  int64_t items_per_step;       // images per step (the batch size) for the img/s column; 0 hides it
+  int64_t items_per_step;  // images per step (the batch size) for the img/s column; 0 hides it
   std::FILE* out = stderr;
-  int tty = -1;                 // 1: redraw in place, 0: plain lines, -1: ask isatty(out)
-  double interval_s = 10;       // seconds between plain lines
+  int tty = -1;                   // 1: redraw in place, 0: plain lines, -1: ask isatty(out)
+  double interval_s = 10;         // seconds between plain lines
   std::function<double()> clock;  // seconds since some origin; a steady clock when empty
 };
 

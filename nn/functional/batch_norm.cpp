@@ -39,7 +39,7 @@ void update_running(const Tensor& running_mean, const Tensor& running_var, const
   TD_CHECK(running_mean.is_contiguous() && running_var.is_contiguous(),
            "batch_norm: running_mean and running_var must be contiguous to be updated in place");
   TD_DISPATCH(mean.device(), batch_norm_update_running, running_mean.data(), running_var.data(),
-              mean.data(), var.data(), mean.numel(), momentum, 1.f);
+              mean.data(), var.data(), mean.numel(), momentum, float(n) / float(n - 1));
 }
 
 }  // namespace

@@ -28,8 +28,8 @@ ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& weight, const Tensor
            "conv2d: needs stride >= 1, padding >= 0, dilation >= 1 and groups >= 1, got stride ",
            stride, ", padding ", padding, ", dilation ", dilation, ", groups ", groups);
   TD_CHECK(x.device() == weight.device() && (!bias.defined() || bias.device() == x.device()),
-           "conv2d: input, weight and bias must be on one device (input ", describe(x),
-           ", weight ", describe(weight), ")");
+           "conv2d: input, weight and bias must be on one device (input ", describe(x), ", weight ",
+           describe(weight), ")");
   ConvGeometry g;
   g.batch = x.size(0), g.in_channels = x.size(1), g.in_h = x.size(2), g.in_w = x.size(3);
   g.out_channels = weight.size(0), g.kernel_h = weight.size(2), g.kernel_w = weight.size(3);
@@ -46,13 +46,36 @@ ConvGeometry conv2d_geometry(const Tensor& x, const Tensor& weight, const Tensor
            g.out_channels, "] for weight ", str(weight.shape()), ", got ", str(bias.shape()));
   int64_t span_h = dilation * (g.kernel_h - 1) + 1, span_w = dilation * (g.kernel_w - 1) + 1;
   int64_t padded_h = g.in_h + 2 * padding, padded_w = g.in_w + 2 * padding;
-  TD_CHECK(span_h <= padded_h && span_w <= padded_w, "conv2d: kernel ", g.kernel_h, "x",
-           g.kernel_w, " (dilation ", dilation, ", spanning ", span_h, "x", span_w,
+  TD_CHECK(span_h <= padded_h && span_w <= padded_w, "conv2d: kernel ", g.kernel_h, "x", g.kernel_w,
+           " (dilation ", dilation, ", spanning ", span_h, "x", span_w,
            ") is larger than the padded input ", padded_h, "x", padded_w, " (input ",
            str(x.shape()), ", padding ", padding, ")");
   g.out_h = (padded_h - span_h) / stride + 1;
   g.out_w = (padded_w - span_w) / stride + 1;
   return g;
+}
+
+// The gradients of y = conv2d(x, W) + b, given G = dL/dy, for the inputs that need one.
+// grad (N, C_out, H_out, W_out) -> {dL/dx (N, C_in, H, W), dL/dW, dL/db (C_out)}
+TensorList conv2d_backward(const ConvGeometry& g, const Tensor& grad, const Tensor& x,
+                           const Tensor& weight, bool need_x, bool need_w, bool need_b) {
+  Tensor gc = grad.contiguous();
+  Device device = gc.device();
+  Tensor gx, gw, gb;
+  if (need_x) {  // dL/dx_n = col2im(W^T G_n)
+    gx = Tensor::empty(x.shape(), device);
+    TD_DISPATCH(device, conv2d_backward_input, g, gc.data(), weight.data(), nullptr, gx.data());
+  }
+  if (need_w) {  // dL/dW = sum_n G_n im2col(x_n)^T
+    gw = Tensor::empty(weight.shape(), device);
+    TD_DISPATCH(device, conv2d_backward_weight, g, x.data(), gc.data(), gw.data());
+  }
+  if (need_b) {  // dL/db = sum of G over the batch and the pixels
+    gb = Tensor::empty({g.out_channels}, device);
+    TD_DISPATCH(device, channel_sum, gc.data(), gb.data(), g.batch, g.out_channels,
+                g.out_h * g.out_w);
+  }
+  return {gx, gw, gb};
 }
 
 }  // namespace
@@ -69,27 +92,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
               bc.defined() ? bc.data() : nullptr, y.data());
   bool need_x = x.requires_grad(), need_w = weight.requires_grad();
   bool need_b = bias.defined() && bias.requires_grad();
-  return record("conv2d", y, {x, weight, bias},
-                [g, xc, wc, need_x, need_w, need_b](const Tensor& grad) {
-                  Tensor gc = grad.contiguous();
-                  Tensor gx, gw, gb;
-                  if (need_x) {
-                    gx = Tensor::empty(xc.shape(), gc.device());
-                    TD_DISPATCH(gc.device(), conv2d_backward_input, g, gc.data(), wc.data(),
-                                nullptr, gx.data());
-                  }
-                  if (need_w) {
-                    gw = Tensor::empty(wc.shape(), gc.device());
-                    TD_DISPATCH(gc.device(), conv2d_backward_weight, g, xc.data(), gc.data(),
-                                gw.data());
-                  }
-                  if (need_b) {
-                    gb = Tensor::empty({g.out_channels}, gc.device());
-                    TD_DISPATCH(gc.device(), channel_sum, gc.data(), gb.data(), g.batch,
-                                g.out_channels, g.out_h * g.out_w);
-                  }
-                  return TensorList{gx, gw, gb};
-                });
+  return record("conv2d", y, {x, weight, bias}, [=](const Tensor& grad) {
+    return conv2d_backward(g, grad, xc, wc, need_x, need_w, need_b);
+  });
 }
 
 }  // namespace tinydiff

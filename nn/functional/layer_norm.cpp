@@ -1,9 +1,9 @@
 // LayerNorm (Ba et al. 2016, Eq. 4): normalise each sample over its trailing axes
 // (normalized_shape, K numbers), then scale and shift elementwise:
 //   y = (x - mean) / sqrt(var + eps) * weight + bias,   weight and bias of shape normalized_shape
-// This is GroupNorm's computation with one group of K "channels" of one number each
-// (N = rows, C = K, S = 1, G = 1), so it runs the group-norm kernels of
-// tensor/kernels/norm.hpp, where the derivative is written out.
+// GroupNorm's math with one group of K "channels" of one number each; the fused kernels
+// (and the derivative, dx = rstd (g - mean(g) - x_hat mean(g x_hat)), g = dy weight) are in
+// tensor/kernels/norm.hpp.
 #include "nn/functional/normalization.hpp"
 #include "tensor/kernels/norm.hpp"
 
@@ -46,16 +46,16 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.device());
   Tensor mean = Tensor::empty({rows}, x.device()), rstd = Tensor::empty({rows}, x.device());
-  TD_DISPATCH(x.device(), group_norm_forward, xc.data(), data_or_null(w), data_or_null(b),
-              y.data(), mean.data(), rstd.data(), rows, K, 1, 1, eps);
+  TD_DISPATCH(x.device(), layer_norm_forward, xc.data(), data_or_null(w), data_or_null(b),
+              y.data(), mean.data(), rstd.data(), rows, K, eps);
   return record("layer_norm", y, {x, weight, bias},
                 [xc, w, weight, bias, mean, rstd, rows, K](const Tensor& g) {
                   Tensor gc = g.contiguous();
                   Tensor dx = Tensor::empty(gc.shape(), gc.device());
                   Tensor dw = grad_buffer(weight), db = grad_buffer(bias);
-                  TD_DISPATCH(gc.device(), group_norm_backward, xc.data(), data_or_null(w),
+                  TD_DISPATCH(gc.device(), layer_norm_backward, xc.data(), data_or_null(w),
                               mean.data(), rstd.data(), gc.data(), dx.data(), data_or_null(dw),
-                              data_or_null(db), rows, K, 1, 1);
+                              data_or_null(db), rows, K);
                   return TensorList{dx, dw, db};
                 });
 }

@@ -19,8 +19,8 @@ PoolGeometry pool_geometry(const char* op, const Tensor& x, int64_t kernel, int6
   g.kernel = kernel, g.stride = stride > 0 ? stride : kernel, g.padding = padding;
   int64_t padded_h = g.in_h + 2 * padding, padded_w = g.in_w + 2 * padding;
   TD_CHECK(kernel <= padded_h && kernel <= padded_w, op, ": kernel ", kernel,
-           " is larger than the padded input ", padded_h, "x", padded_w, " (input ",
-           str(x.shape()), ", padding ", padding, ")");
+           " is larger than the padded input ", padded_h, "x", padded_w, " (input ", str(x.shape()),
+           ", padding ", padding, ")");
   g.out_h = (padded_h - kernel) / g.stride + 1;
   g.out_w = (padded_w - kernel) / g.stride + 1;
   return g;

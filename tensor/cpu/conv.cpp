@@ -10,15 +10,16 @@
 //    is its column matrix.
 //  - With stride 1 and an output as wide as the input (3x3, padding 1), each kernel tap's
 //    columns are one shifted copy of a channel plane: one memcpy per tap, not one per row.
-//  - Column and partial-sum buffers are per-thread and only grow, so after the first
-//    training step no memory is allocated here.
+//  - Column, product and partial-sum buffers are per-thread and only grow, so after the
+//    first training step no memory is allocated here.
 //  - The bias initialises the output and the GEMM accumulates onto it (beta = 1).
+#include "tensor/kernels/conv.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "tensor/kernels/conv.hpp"
 #include "tensor/kernels/matmul.hpp"
 
 namespace tinydiff {
@@ -28,12 +29,12 @@ namespace {
 
 // Sizes derived from a geometry, named as in the comments of conv.hpp.
 struct Dims {
-  int64_t pixels;       // in_h in_w, one input plane
-  int64_t positions;    // L = out_h out_w, one output plane (a column per position)
-  int64_t in_group;     // in_channels / groups
-  int64_t out_group;    // out_channels / groups
-  int64_t patch;        // K = in_group kh kw, the rows of one group's column matrix
-  bool pointwise;       // 1x1, stride 1, no padding: the image is its own column matrix
+  int64_t pixels;     // in_h in_w, one input plane
+  int64_t positions;  // L = out_h out_w, one output plane (a column per position)
+  int64_t in_group;   // in_channels / groups
+  int64_t out_group;  // out_channels / groups
+  int64_t patch;      // K = in_group kh kw, the rows of one group's column matrix
+  bool pointwise;     // 1x1, stride 1, no padding: the image is its own column matrix
   explicit Dims(const ConvGeometry& g)
       : pixels(g.in_h * g.in_w),
         positions(g.out_h * g.out_w),
@@ -45,7 +46,7 @@ struct Dims {
 };
 
 // A per-thread buffer of at least `numel` floats that only grows. Slot 0 holds columns,
-// slot 1 the weight-gradient partial sums (owned by the calling thread).
+// slot 1 one image's weight-gradient product.
 float* scratch(int64_t numel, int slot) {
   thread_local std::vector<float> buffers[2];
   std::vector<float>& b = buffers[slot];
@@ -54,8 +55,8 @@ float* scratch(int64_t numel, int slot) {
 }
 
 // C (m, n) = op(A) (m, k) @ op(B) (k, n) + beta C, row-major with leading dimensions.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, float beta) {
+void matrix_product(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, float beta) {
   GemmArgs args;
   args.trans_a = trans_a, args.trans_b = trans_b;
   args.m = m, args.n = n, args.k = k, args.beta = beta;
@@ -113,8 +114,7 @@ int64_t first_pixel(const ConvGeometry& g, const Tap& t, int64_t oy) {
 // then the tap's output rows ys are one shifted copy of the channel plane,
 // column[j] = plane[j + y_offset in_w + x_offset], except the entries that fall into the
 // left or right padding, which the copy wraps onto the neighbouring row; they are zeroed.
-void im2col_shifted_plane(const ConvGeometry& g, const Tap& t, const float* image,
-                          float* column) {
+void im2col_shifted_plane(const ConvGeometry& g, const Tap& t, const float* image, float* column) {
   const int64_t width = g.in_w, positions = g.out_h * width, plane_size = g.in_h * width;
   const float* plane = image + t.channel * plane_size;
   const int64_t shift = t.y_offset * width + t.x_offset;
@@ -170,25 +170,32 @@ void col2im(const ConvGeometry& g, const float* columns, float* image) {
   });
 }
 
+namespace {
+// The column matrix of one image: the image itself for pointwise convs, else its im2col in
+// this thread's scratch buffer. image (C_in, H, W) -> (C_in kh kw, L)
+const float* unrolled(const ConvGeometry& g, const Dims& d, const float* image) {
+  if (d.pointwise) return image;
+  float* buffer = scratch(g.groups * d.patch * d.positions, 0);
+  im2col(g, image, buffer);
+  return buffer;
+}
+}  // namespace
+
 // y_n[group] (out_group, L) = W[group] (out_group, K) @ im2col(x_n)[group] (K, L) + b
-void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight,
-                    const float* bias, float* y) {
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+                    float* y) {
   const Dims d(g);
 #pragma omp parallel for schedule(static) if (g.batch > 1)
   for (int64_t n = 0; n < g.batch; ++n) {
     const float* xn = x + n * g.in_channels * d.pixels;
     float* yn = y + n * g.out_channels * d.positions;
-    const float* columns = xn;
-    if (!d.pointwise) {
-      float* buffer = scratch(g.in_channels * g.kernel_h * g.kernel_w * d.positions, 0);
-      im2col(g, xn, buffer);
-      columns = buffer;
-    }
+    const float* columns = unrolled(g, d, xn);
     if (bias) fill_rows(yn, bias, g.out_channels, d.positions);
     for (int64_t k = 0; k < g.groups; ++k)
-      gemm(false, false, d.out_group, d.positions, d.patch, weight + k * d.out_group * d.patch,
-           d.patch, columns + k * d.patch * d.positions, d.positions,
-           yn + k * d.out_group * d.positions, d.positions, bias ? 1.f : 0.f);
+      matrix_product(false, false, d.out_group, d.positions, d.patch,
+                     weight + k * d.out_group * d.patch, d.patch,
+                     columns + k * d.patch * d.positions, d.positions,
+                     yn + k * d.out_group * d.positions, d.positions, bias ? 1.f : 0.f);
   }
 }
 
@@ -201,57 +208,61 @@ void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* w
   for (int64_t n = 0; n < g.batch; ++n) {
     const float* yn = y + n * g.out_channels * d.positions;
     float* xn = x + n * g.in_channels * d.pixels;
-    if (bias) fill_rows(xn, bias, g.in_channels, d.pixels);
-    else if (!d.pointwise) std::fill(xn, xn + g.in_channels * d.pixels, 0.f);
-    float* columns = d.pointwise ? xn : scratch(g.in_channels * g.kernel_h * g.kernel_w * d.positions, 0);
+    if (bias)
+      fill_rows(xn, bias, g.in_channels, d.pixels);
+    else if (!d.pointwise)
+      std::fill(xn, xn + g.in_channels * d.pixels, 0.f);
+    float* columns = d.pointwise ? xn : scratch(g.groups * d.patch * d.positions, 0);
     float beta = d.pointwise && bias ? 1.f : 0.f;
     for (int64_t k = 0; k < g.groups; ++k)
-      gemm(true, false, d.patch, d.positions, d.out_group, weight + k * d.out_group * d.patch,
-           d.patch, yn + k * d.out_group * d.positions, d.positions,
-           columns + k * d.patch * d.positions, d.positions, beta);
+      matrix_product(true, false, d.patch, d.positions, d.out_group,
+                     weight + k * d.out_group * d.patch, d.patch,
+                     yn + k * d.out_group * d.positions, d.positions,
+                     columns + k * d.patch * d.positions, d.positions, beta);
     if (!d.pointwise) col2im(g, columns, xn);
   }
 }
 
 // grad_W[group] (out_group, K) = sum_n grad_y_n[group] (out_group, L) @ im2col(x_n)[group]^T.
-// Each thread sums its share of the batch into its own partial; the partials are then added
-// in thread order, so the result does not depend on timing.
+// Each image's product is computed in float and added to its thread's partial sum in double;
+// the partials are then added in thread order. Summing the batch in double keeps entries
+// whose terms cancel accurate (float sums over 100 images lose ~1e-4 of them), and the fixed
+// order makes the result independent of thread timing.
 void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* grad_y,
                             float* grad_weight) {
   const Dims d(g);
   const int64_t size = g.out_channels * d.patch;
   const int threads = g.batch > 1 ? omp_get_max_threads() : 1;
-  float* partials = threads > 1 ? scratch(threads * size, 1) : grad_weight;
-  std::fill(partials, partials + threads * size, 0.f);
+  thread_local std::vector<double> partials;  // the calling thread's; grows like scratch()
+  if (int64_t(partials.size()) < threads * size) partials.resize(threads * size);
+  std::fill(partials.begin(), partials.begin() + threads * size, 0.0);
+  double* all_partials = partials.data();
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    float* partial = partials + omp_get_thread_num() * size;
+    double* partial = all_partials + omp_get_thread_num() * size;
+    float* product = scratch(size, 1);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n) {
       const float* xn = x + n * g.in_channels * d.pixels;
       const float* yn = grad_y + n * g.out_channels * d.positions;
-      const float* columns = xn;
-      if (!d.pointwise) {
-        float* buffer = scratch(g.in_channels * g.kernel_h * g.kernel_w * d.positions, 0);
-        im2col(g, xn, buffer);
-        columns = buffer;
-      }
+      const float* columns = unrolled(g, d, xn);
       for (int64_t k = 0; k < g.groups; ++k)
-        gemm(false, true, d.out_group, d.patch, d.positions, yn + k * d.out_group * d.positions,
-             d.positions, columns + k * d.patch * d.positions, d.positions,
-             partial + k * d.out_group * d.patch, d.patch, 1.f);
+        matrix_product(false, true, d.out_group, d.patch, d.positions,
+                       yn + k * d.out_group * d.positions, d.positions,
+                       columns + k * d.patch * d.positions, d.positions,
+                       product + k * d.out_group * d.patch, d.patch, 0.f);
+      for (int64_t i = 0; i < size; ++i) partial[i] += product[i];
     }
   }
-  if (threads == 1) return;
-#pragma omp parallel for schedule(static) if (size > 32768)
+#pragma omp parallel for schedule(static) if (threads * size > 32768)
   for (int64_t i = 0; i < size; ++i) {
-    float total = 0.f;
-    for (int t = 0; t < threads; ++t) total += partials[t * size + i];
-    grad_weight[i] = total;
+    double total = 0;
+    for (int t = 0; t < threads; ++t) total += all_partials[t * size + i];
+    grad_weight[i] = float(total);
   }
 }
 
-// out[c] = sum over n and i of t[n][c][i], accumulated in double.
+// out[c] = sum over n and i of t[n][c][i]: each row summed in float, the rows in double.
 void channel_sum(const float* t, float* out, int64_t batch, int64_t channels, int64_t size) {
 #pragma omp parallel for schedule(static) if (batch * channels * size > 32768)
   for (int64_t c = 0; c < channels; ++c) {
@@ -259,6 +270,7 @@ void channel_sum(const float* t, float* out, int64_t batch, int64_t channels, in
     for (int64_t n = 0; n < batch; ++n) {
       const float* row = t + (n * channels + c) * size;
       float row_total = 0.f;
+#pragma omp simd reduction(+ : row_total)
       for (int64_t i = 0; i < size; ++i) row_total += row[i];
       total += row_total;
     }

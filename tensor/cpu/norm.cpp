@@ -1,6 +1,8 @@
-// CPU normalisation kernels (the math is in tensor/kernels/norm.hpp). GroupNorm/LayerNorm run
-// in parallel over the groups (n, g), BatchNorm over the channels: each thread owns whole
-// normalisation sets, so no two threads write the same output. Sums are accumulated in double.
+// CPU normalisation kernels (the math is in tensor/kernels/norm.hpp). GroupNorm runs in
+// parallel over the groups (n, g), LayerNorm over the rows, BatchNorm over the channels: each
+// thread owns whole normalisation sets, so no two threads write the same output. The weight
+// and bias gradients of GroupNorm and LayerNorm sum over samples instead, so they run in
+// parallel over blocks of channels. Sums are accumulated in double.
 #include <algorithm>
 #include <cmath>
 
@@ -12,6 +14,7 @@ namespace cpu {
 namespace {
 constexpr int64_t kParallelGrain = 32768;  // below this many elements, one thread is faster
 constexpr int64_t kChannelBlock = 16;      // channels per task in the weight/bias gradients
+constexpr int64_t kColumnBlock = 64;       // LayerNorm columns per task in the same
 
 // mean and rstd of the m numbers at p, from one pass over sum(x) and sum(x^2).
 void moments(const float* p, int64_t m, float eps, float* mean, float* rstd) {
@@ -42,8 +45,7 @@ void channel_sums(const float* x, const float* dy, int64_t S, float mean, double
 }
 
 // dweight[c] = sum_{n,s} dy x_hat, dbias[c] = sum_{n,s} dy: a reduction over samples, so it
-// runs in parallel over blocks of channels (each task owns its outputs; when S = 1, as in
-// LayerNorm, a block's numbers in one sample are contiguous).
+// runs in parallel over blocks of channels (each task owns its outputs).
 void group_norm_affine_grads(const float* x, const float* mean, const float* rstd,
                              const float* dy, float* dweight, float* dbias, int64_t N,
                              int64_t C, int64_t S, int64_t G) {
@@ -119,6 +121,67 @@ void group_norm_backward(const float* x, const float* weight, const float* mean,
     }
   }
   if (dweight || dbias) group_norm_affine_grads(x, mean, rstd, dy, dweight, dbias, N, C, S, G);
+}
+
+void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,
+                        float* mean, float* rstd, int64_t rows, int64_t K, float eps) {
+#pragma omp parallel for if (rows * K > kParallelGrain)
+  for (int64_t i = 0; i < rows; ++i) {
+    moments(x + i * K, K, eps, &mean[i], &rstd[i]);
+    const float mu = mean[i], r = rstd[i];
+    const float* xr = x + i * K;
+    float* yr = y + i * K;
+#pragma omp simd
+    for (int64_t k = 0; k < K; ++k)
+      yr[k] = (xr[k] - mu) * r * (weight ? weight[k] : 1.f) + (bias ? bias[k] : 0.f);
+  }
+}
+
+void layer_norm_backward(const float* x, const float* weight, const float* mean,
+                         const float* rstd, const float* dy, float* dx, float* dweight,
+                         float* dbias, int64_t rows, int64_t K) {
+#pragma omp parallel for if (rows * K > kParallelGrain)
+  for (int64_t i = 0; i < rows; ++i) {
+    const float mu = mean[i], r = rstd[i];
+    const float *xr = x + i * K, *dyr = dy + i * K;
+    float* dxr = dx + i * K;
+    // Pass 1: sum g and sum g x_hat over the row, g = dy w_k.
+    double sum_g = 0, sum_g_xhat = 0;
+#pragma omp simd reduction(+ : sum_g, sum_g_xhat)
+    for (int64_t k = 0; k < K; ++k) {
+      const float g = dyr[k] * (weight ? weight[k] : 1.f);
+      sum_g += g;
+      sum_g_xhat += g * (xr[k] - mu) * r;
+    }
+    const float mean_g = float(sum_g / double(K)), mean_g_xhat = float(sum_g_xhat / double(K));
+    // Pass 2: dx = rstd (g - mean(g) - x_hat mean(g x_hat)).
+#pragma omp simd
+    for (int64_t k = 0; k < K; ++k) {
+      const float x_hat = (xr[k] - mu) * r;
+      dxr[k] = r * (dyr[k] * (weight ? weight[k] : 1.f) - mean_g - x_hat * mean_g_xhat);
+    }
+  }
+  if (!dweight && !dbias) return;
+  // dweight[k] = sum_i dy x_hat, dbias[k] = sum_i dy, over rows i, by blocks of columns.
+  const int64_t blocks = (K + kColumnBlock - 1) / kColumnBlock;
+#pragma omp parallel for if (rows * K > kParallelGrain)
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t k0 = block * kColumnBlock, width = std::min(K - k0, kColumnBlock);
+    double sum_dy[kColumnBlock] = {}, sum_dy_xhat[kColumnBlock] = {};
+    for (int64_t i = 0; i < rows; ++i) {
+      const float mu = mean[i], r = rstd[i];
+      const float *xr = x + i * K + k0, *dyr = dy + i * K + k0;
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) {
+        sum_dy[k] += dyr[k];
+        sum_dy_xhat[k] += dyr[k] * ((xr[k] - mu) * r);
+      }
+    }
+    for (int64_t k = 0; k < width; ++k) {
+      if (dweight) dweight[k0 + k] = float(sum_dy_xhat[k]);
+      if (dbias) dbias[k0 + k] = float(sum_dy[k]);
+    }
+  }
 }
 
 void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_t C, int64_t S) {

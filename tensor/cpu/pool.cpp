@@ -1,9 +1,9 @@
 // CPU pooling and nearest upsampling, parallel over (n, c) planes once the work is large.
+#include "tensor/kernels/pool.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include "tensor/kernels/pool.hpp"
 
 namespace tinydiff {
 namespace cpu {
@@ -23,8 +23,8 @@ Window window(int64_t o, const PoolGeometry& g, int64_t size) {
 // fn(plane, out_index, rows, cols) for every output element of every plane.
 template <class Fn>
 void for_each_window(const PoolGeometry& g, Fn&& fn) {
-  const int64_t out_size = g.out_h * g.out_w;
-#pragma omp parallel for schedule(static) if (g.planes * out_size * g.kernel * g.kernel > kParallelGrain)
+  const int64_t work = g.planes * g.out_h * g.out_w * g.kernel * g.kernel;
+#pragma omp parallel for schedule(static) if (work > kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p)
     for (int64_t oy = 0; oy < g.out_h; ++oy) {
       Window rows = window(oy, g, g.in_h);

@@ -36,8 +36,8 @@ void col2im(const ConvGeometry& g, const float* columns, float* image);
 // conv2d: y = W im2col(x) + b per image.
 // x (N, C_in, H, W), weight (C_out, C_in/groups, kh, kw), bias (C_out) or null
 // -> y (N, C_out, H_out, W_out)
-void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight,
-                    const float* bias, float* y);
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+                    float* y);
 // The adjoint of conv2d_forward's linear map: x = col2im(W^T y) + bias per image. It is
 // conv2d's input gradient (bias null) and conv_transpose2d's forward.
 // y (N, C_out, H_out, W_out), weight (C_out, C_in/groups, kh, kw), bias (C_in) or null
@@ -57,8 +57,8 @@ void channel_sum(const float* t, float* out, int64_t batch, int64_t channels, in
 namespace cuda {
 void im2col(const ConvGeometry& g, const float* image, float* columns);
 void col2im(const ConvGeometry& g, const float* columns, float* image);
-void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight,
-                    const float* bias, float* y);
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+                    float* y);
 void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* weight,
                            const float* bias, float* x);
 void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* grad_y,

@@ -1,16 +1,16 @@
-// Normalisation primitives: GroupNorm / LayerNorm and BatchNorm, forward and backward.
+// Normalisation primitives: GroupNorm, LayerNorm and BatchNorm, forward and backward.
 //
-// Every kernel sees x as (N, C, S): N samples, C channels, S numbers per channel (the product
-// of the trailing axes). GroupNorm splits the C channels into G groups of C/G consecutive
-// channels; one group (n, g) is then one contiguous block of m = (C/G) S numbers, normalised
-// together. LayerNorm is the same computation with other sizes:
-//   group_norm  x (N, C, H, W)  ->  N, C, S = H W, G = groups
-//   layer_norm  x (..., K)      ->  N = rows, C = K, S = 1, G = 1   (affine per element of K)
-// BatchNorm normalises each channel over (N, S), which is not contiguous: its own kernels.
+// GroupNorm and BatchNorm see x as (N, C, S): N samples, C channels, S numbers per channel
+// (the product of the trailing axes). GroupNorm splits the C channels into G groups of C/G
+// consecutive channels; one group (n, g) is then one contiguous block of m = (C/G) S
+// numbers, normalised together. BatchNorm normalises each channel over (N, S), which is not
+// contiguous. LayerNorm sees x as (rows, K) and normalises each row: the same math as a
+// GroupNorm with one group of K channels of one number each, but its weight and bias are per
+// element, so its kernels run along the row (vectorised) instead of channel by channel.
 //
 // Forward, over one normalisation set of m numbers:
 //   mean = sum(x) / m,  var = sum((x - mean)^2) / m (biased),  rstd = 1 / sqrt(var + eps)
-//   x_hat = (x - mean) rstd,  y = x_hat w_c + b_c
+//   x_hat = (x - mean) rstd,  y = x_hat w_c + b_c    (c: the channel; in LayerNorm the element)
 // Backward. With g = dy w_c (the gradient reaching x_hat), and means over the set:
 //   dx = rstd (g - mean(g) - x_hat mean(g x_hat))
 //   dw_c = sum dy x_hat,  db_c = sum dy       (over every number of channel c, all samples)
@@ -35,6 +35,14 @@ void group_norm_forward(const float* x, const float* weight, const float* bias, 
 void group_norm_backward(const float* x, const float* weight, const float* mean,
                          const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, int64_t N, int64_t C, int64_t S, int64_t G);
+
+// x, y (rows, K); weight, bias (K) or null; mean, rstd (rows) are written for the backward.
+void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,
+                        float* mean, float* rstd, int64_t rows, int64_t K, float eps);
+// dy, dx (rows, K); weight (K) or null; dweight, dbias (K) written when not null.
+void layer_norm_backward(const float* x, const float* weight, const float* mean,
+                         const float* rstd, const float* dy, float* dx, float* dweight,
+                         float* dbias, int64_t rows, int64_t K);
 
 // Batch statistics: x (N, C, S) -> mean, var (C), var biased (divided by N S).
 void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_t C, int64_t S);
@@ -61,6 +69,11 @@ void group_norm_forward(const float* x, const float* weight, const float* bias, 
 void group_norm_backward(const float* x, const float* weight, const float* mean,
                          const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, int64_t N, int64_t C, int64_t S, int64_t G);
+void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,
+                        float* mean, float* rstd, int64_t rows, int64_t K, float eps);
+void layer_norm_backward(const float* x, const float* weight, const float* mean,
+                         const float* rstd, const float* dy, float* dx, float* dweight,
+                         float* dbias, int64_t rows, int64_t K);
 void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_t C, int64_t S);
 void batch_norm_forward(const float* x, const float* mean, const float* rstd,
                         const float* weight, const float* bias, float* y, int64_t N, int64_t C,

@@ -38,20 +38,25 @@ def layer_norm_cases(store):
     case(store, "ln_2axes", lambda x, weight, bias: F.layer_norm(x, [4, 6], weight, bias),
          dict(x=randn(3, 5, 4, 6), weight=randn(4, 6), bias=randn(4, 6)))
     case(store, "ln_noaffine", lambda x: F.layer_norm(x, [8]), dict(x=randn(5, 8)))
+    # 100 columns: the weight/bias gradient kernel works in blocks of 64 columns.
+    case(store, "ln_wide", lambda x, weight, bias: F.layer_norm(x, [100], weight, bias),
+         dict(x=randn(6, 100), weight=randn(100), bias=randn(100)))
 
 
 def batch_norm_case(store, name, x, affine, training, momentum):
     """Also stores the running statistics before ("<name>.running_mean") and after the call."""
     c = x.shape[1]
     running_mean, running_var = randn(c, scale=0.3), torch.rand(c) + 0.5
-    store[f"{name}.running_mean"], store[f"{name}.running_var"] = running_mean.clone(), running_var.clone()
+    store[f"{name}.running_mean"] = running_mean.clone()
+    store[f"{name}.running_var"] = running_var.clone()
     inputs = dict(x=x, weight=randn(c), bias=randn(c)) if affine else dict(x=x)
 
     def bn(x, weight=None, bias=None):
         return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum)
 
     case(store, name, bn, inputs)
-    store[f"{name}.running_mean_after"], store[f"{name}.running_var_after"] = running_mean, running_var
+    store[f"{name}.running_mean_after"] = running_mean
+    store[f"{name}.running_var_after"] = running_var
 
 
 def dropout_cases(store):

@@ -1,0 +1,188 @@
+#include "lessons/02_improved_diffusion/lesson.hpp"
+
+#include <cstdio>
+#include <numeric>
+
+#include "nn/ema.hpp"
+#include "nn/train_state.hpp"
+
+namespace tinydiff::lesson02 {
+
+Lesson02Settings preset_settings(const std::string& preset, const std::string& dataset) {
+  dataset_shape(dataset);  // checks the name
+  Lesson02Settings s;
+  s.dataset = dataset;
+  if (preset == "paper") {
+    // Nichol & Dhariwal's CIFAR-10 runs (Sec. 3, Appendix A): 128 channels, 3 res blocks,
+    // attention at 16x16 and 8x8 (here 14/7 or 8/4), 4 heads, dropout 0.3, T = 4000 with the
+    // cosine schedule, L_hybrid, batch 128, lr 1e-4, EMA 0.9999, 500K steps.
+    s.channel_mult = dataset == "mnist" ? "1,2,2" : "1,2,2,2";
+    s.num_res_blocks = 3;
+    s.dropout = 0.3;
+    s.diffusion_steps = 4000;
+    s.steps = 500000;
+    return s;
+  }
+  TD_CHECK(preset == "quick", "lesson02: unknown preset '", preset, "' (expected quick or paper)");
+  // A narrow, shallow UNet, larger steps and a short EMA, to see digits within ~20 minutes on
+  // 2 cores (see the README's "Results" for the measured runs).
+  s.model_channels = 32;
+  s.num_res_blocks = 1;
+  s.attention_resolutions = "4";  // 7x7 on MNIST, 4x4 on the sprites
+  s.batch = 64;
+  s.lr = 1e-3;
+  s.lr_schedule = "linear";
+  s.ema_decay = 0.995;
+  s.steps = 3000;
+  return s;
+}
+
+DatasetShape dataset_shape(const std::string& dataset) {
+  if (dataset == "mnist") return {1, 28, 10};
+  TD_CHECK(dataset == "sprites", "lesson02: unknown data set '", dataset,
+           "' (expected mnist or sprites)");
+  return {3, 16, 5};
+}
+
+UNetConfig unet_config(const Lesson02Settings& s) {
+  DatasetShape d = dataset_shape(s.dataset);
+  UNetConfig c;
+  c.in_channels = d.channels;
+  c.out_channels = s.learn_sigma ? 2 * d.channels : d.channels;
+  c.model_channels = s.model_channels;
+  c.channel_mult = parse_int_list(s.channel_mult, "lesson02: --channel-mult");
+  c.num_res_blocks = s.num_res_blocks;
+  c.attention_resolutions = parse_int_list(s.attention_resolutions,
+                                           "lesson02: --attention-resolutions");
+  c.num_heads = s.num_heads;
+  c.dropout = float(s.dropout);
+  c.num_classes = s.class_cond ? d.num_classes : 0;
+  c.use_checkpoint = s.use_checkpoint;
+  c.use_scale_shift_norm = s.use_scale_shift_norm;
+  c.num_groups = std::gcd<int64_t>(32, s.model_channels);
+  return c;
+}
+
+SpacedDiffusion make_diffusion(const Lesson02Settings& s, const std::string& respacing) {
+  TD_CHECK(s.loss == "hybrid" || s.loss == "mse" || s.loss == "kl", "lesson02: unknown loss '",
+           s.loss, "' (expected hybrid, mse or kl)");
+  DiffusionFlags f;
+  f.steps = s.diffusion_steps;
+  f.learn_sigma = s.learn_sigma;
+  f.noise_schedule = s.noise_schedule;
+  f.use_kl = s.loss == "kl";                   // RescaledKL: T L_t, the whole bound
+  f.rescale_learned_sigmas = s.loss == "hybrid";  // RescaledMSE: L_simple + (T/1000) L_t
+  f.timestep_respacing = respacing;
+  return create_gaussian_diffusion(f);
+}
+
+namespace {
+// A number as text that reads back to (nearly) the same double: "0.0001", "0.3".
+std::string text(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.10g", v);
+  return buffer;
+}
+}  // namespace
+
+std::map<std::string, std::string> settings_to_map(const Lesson02Settings& s) {
+  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+  return {{"dataset", s.dataset},
+          {"model-channels", std::to_string(s.model_channels)},
+          {"channel-mult", s.channel_mult},
+          {"num-res-blocks", std::to_string(s.num_res_blocks)},
+          {"attention-resolutions", s.attention_resolutions},
+          {"num-heads", std::to_string(s.num_heads)},
+          {"dropout", text(s.dropout)},
+          {"scale-shift-norm", flag(s.use_scale_shift_norm)},
+          {"class-cond", flag(s.class_cond)},
+          {"use-checkpoint", flag(s.use_checkpoint)},
+          {"diffusion-steps", std::to_string(s.diffusion_steps)},
+          {"schedule", s.noise_schedule},
+          {"learn-sigma", flag(s.learn_sigma)},
+          {"loss", s.loss},
+          {"timestep-sampler", s.timestep_sampler},
+          {"batch", std::to_string(s.batch)},
+          {"lr", text(s.lr)},
+          {"lr-schedule", s.lr_schedule},
+          {"weight-decay", text(s.weight_decay)},
+          {"ema", text(s.ema_decay)},
+          {"steps", std::to_string(s.steps)}};
+}
+
+Lesson02Settings settings_from_map(const std::map<std::string, std::string>& m) {
+  auto get = [&](const char* key) {
+    auto it = m.find(key);
+    TD_CHECK(it != m.end(), "lesson02: the checkpoint's configuration has no '", key,
+             "' (was it written by lesson02 train?)");
+    return it->second;
+  };
+  Lesson02Settings s;
+  s.dataset = get("dataset");
+  s.model_channels = std::stoll(get("model-channels"));
+  s.channel_mult = get("channel-mult");
+  s.num_res_blocks = std::stoll(get("num-res-blocks"));
+  s.attention_resolutions = get("attention-resolutions");
+  s.num_heads = std::stoll(get("num-heads"));
+  s.dropout = std::stod(get("dropout"));
+  s.use_scale_shift_norm = get("scale-shift-norm") == "true";
+  s.class_cond = get("class-cond") == "true";
+  s.use_checkpoint = get("use-checkpoint") == "true";
+  s.diffusion_steps = std::stoll(get("diffusion-steps"));
+  s.noise_schedule = get("schedule");
+  s.learn_sigma = get("learn-sigma") == "true";
+  s.loss = get("loss");
+  s.timestep_sampler = get("timestep-sampler");
+  s.batch = std::stoll(get("batch"));
+  s.lr = std::stod(get("lr"));
+  s.lr_schedule = get("lr-schedule");
+  s.weight_decay = std::stod(get("weight-decay"));
+  s.ema_decay = std::stod(get("ema"));
+  s.steps = std::stoll(get("steps"));
+  return s;
+}
+
+DiffusionModel diffusion_model(UNetModel& model, const Tensor& y) {
+  return [&model, y](const Tensor& x_t, const Tensor& t) { return model.forward(x_t, t, y); };
+}
+
+TrainedModel load_trained_model(const std::string& ckpt, Device device) {
+  TrainState info = read_train_state_info(ckpt);
+  TrainedModel m;
+  m.settings = settings_from_map(info.config);
+  m.step = info.step;
+  m.model = std::make_shared<UNetModel>(unet_config(m.settings));
+  if (m.settings.ema_decay > 0) {
+    EMA ema(*m.model, m.settings.ema_decay);
+    load_train_state(ckpt, *m.model, &ema, nullptr);
+    ema.copy_to(*m.model);  // sample with the averaged weights
+  } else {
+    load_train_state(ckpt, *m.model, nullptr, nullptr);
+  }
+  m.model->to(device);
+  m.model->eval();
+  return m;
+}
+
+std::pair<Tensor, std::vector<int64_t>> class_labels(int64_t n, int64_t k, int64_t num_classes) {
+  TD_CHECK(k < num_classes, "lesson02: --class ", k, " is out of range (", num_classes,
+           " classes: 0..", num_classes - 1, ")");
+  TD_CHECK(k >= 0 || n % num_classes == 0, "lesson02: --class all needs --n divisible by the ",
+           num_classes, " classes, got ", n);
+  std::vector<int64_t> classes(n);
+  std::vector<float> values(n);
+  for (int64_t i = 0; i < n; ++i) values[i] = float(classes[i] = k >= 0 ? k : i / (n / num_classes));
+  return {from_vector(values, {n}), classes};
+}
+
+Samples draw_samples(UNetModel& model, const Lesson02Settings& s, const std::string& respacing,
+                     const Shape& shape, const Tensor& y, const DiffusionSampleOptions& options) {
+  NoGradGuard no_grad;
+  SpacedDiffusion diffusion = make_diffusion(s, respacing);
+  DiffusionModel fn = diffusion_model(model, y);
+  bool ddim = respacing.rfind("ddim", 0) == 0;
+  return ddim ? diffusion.ddim_sample_loop(fn, shape, options)
+              : diffusion.p_sample_loop(fn, shape, options);
+}
+
+}  // namespace tinydiff::lesson02

@@ -1,0 +1,193 @@
+// CUDA convolution: im2col of the whole batch into one column buffer, then one batched GEMM
+// per group (cuda::gemm: cuBLAS or the tiled kernel), and col2im in gather form. The math is
+// in tensor/kernels/conv.hpp; sizes are named as in tensor/cpu/conv.cpp:
+//   L = out_h out_w positions, K = (C_in / groups) kh kw rows of one group's column matrix.
+// The column buffer (batch, C_in kh kw, L) comes from the caching allocator, so after the
+// first training step no memory is allocated here. A 1x1, stride-1, unpadded convolution
+// skips im2col: the image (C_in, H W) already is its column matrix.
+#include <memory>
+
+#include "tensor/cuda/common.cuh"
+#include "tensor/kernels/conv.hpp"
+#include "tensor/kernels/matmul.hpp"
+#include "tensor/storage.hpp"
+
+namespace tinydiff::cuda {
+
+namespace {
+
+struct Dims {
+  int64_t pixels, positions, out_group, patch, rows;  // rows = C_in kh kw (all groups)
+  bool pointwise;
+  explicit Dims(const ConvGeometry& g)
+      : pixels(g.in_h * g.in_w),
+        positions(g.out_h * g.out_w),
+        out_group(g.out_channels / g.groups),
+        patch(g.in_channels / g.groups * g.kernel_h * g.kernel_w),
+        rows(g.in_channels * g.kernel_h * g.kernel_w),
+        pointwise(g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.padding == 0 &&
+                  g.in_h == g.out_h && g.in_w == g.out_w) {}
+};
+
+// Each thread fills column entries t = (n, row, position), row = (c, ki, kj) and position =
+// (oy, ox): columns[t] = image_n[c][oy s + ki d - p][ox s + kj d - p], 0 in the padding.
+__global__ void im2col_kernel(ConvGeometry g, const float* images, float* columns, int64_t batch) {
+  const int64_t positions = g.out_h * g.out_w, rows = g.in_channels * g.kernel_h * g.kernel_w;
+  for (int64_t t = thread_index(); t < batch * rows * positions; t += thread_count()) {
+    const int64_t position = t % positions, row = t / positions % rows, n = t / positions / rows;
+    const int64_t kj = row % g.kernel_w, ki = row / g.kernel_w % g.kernel_h;
+    const int64_t c = row / (g.kernel_w * g.kernel_h);
+    const int64_t iy = position / g.out_w * g.stride + ki * g.dilation - g.padding;
+    const int64_t ix = position % g.out_w * g.stride + kj * g.dilation - g.padding;
+    const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+    columns[t] = inside ? images[((n * g.in_channels + c) * g.in_h + iy) * g.in_w + ix] : 0.f;
+  }
+}
+
+// col2im in gather form: each thread owns image pixels t = (n, c, iy, ix) and adds to each the
+// column entries copied from it. Tap (ki, kj) read it at output (oy, ox) when
+// oy s = iy + p - ki d and ox s = ix + p - kj d, so the thread tries its kh kw taps: no two
+// threads write one pixel, no atomics, and the sum runs in the CPU's tap order.
+__global__ void col2im_kernel(ConvGeometry g, const float* columns, float* images, int64_t batch) {
+  const int64_t positions = g.out_h * g.out_w, rows = g.in_channels * g.kernel_h * g.kernel_w;
+  for (int64_t t = thread_index(); t < batch * g.in_channels * g.in_h * g.in_w; t += thread_count()) {
+    const int64_t ix = t % g.in_w, iy = t / g.in_w % g.in_h, plane = t / (g.in_w * g.in_h);
+    const int64_t c = plane % g.in_channels, n = plane / g.in_channels;
+    float sum = images[t];
+    for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+      const int64_t y = iy + g.padding - ki * g.dilation, oy = y / g.stride;
+      if (y < 0 || y % g.stride != 0 || oy >= g.out_h) continue;
+      for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+        const int64_t x = ix + g.padding - kj * g.dilation, ox = x / g.stride;
+        if (x < 0 || x % g.stride != 0 || ox >= g.out_w) continue;
+        const int64_t row = (c * g.kernel_h + ki) * g.kernel_w + kj;
+        sum += columns[(n * rows + row) * positions + oy * g.out_w + ox];
+      }
+    }
+    images[t] = sum;
+  }
+}
+
+// Each thread: out[t] = bias[c] for its elements t = (n, c, i) of out (batch, channels, size).
+__global__ void fill_channels_kernel(const float* bias, float* out, int64_t total,
+                                     int64_t channels, int64_t size) {
+  for (int64_t t = thread_index(); t < total; t += thread_count()) out[t] = bias[t / size % channels];
+}
+
+// One block per channel c: sum over n and i of t[n][c][i], in double, reduced over the block.
+__global__ void channel_sum_kernel(const float* t, float* out, int64_t batch, int64_t channels,
+                                   int64_t size) {
+  for (int64_t c = blockIdx.x; c < channels; c += gridDim.x) {
+    double total = 0;
+    for (int64_t k = threadIdx.x; k < batch * size; k += blockDim.x)
+      total += t[(k / size * channels + c) * size + k % size];
+    total = block_sum(total);
+    if (threadIdx.x == 0) out[c] = float(total);
+  }
+}
+
+// x (batch, channels, size): every plane of channel c set to bias[c], or to zero.
+void init_channels(float* x, const float* bias, int64_t batch, int64_t channels, int64_t size) {
+  const int64_t total = batch * channels * size;
+  if (!bias) {
+    TD_CUDA_CHECK(cudaMemsetAsync(x, 0, sizeof(float) * total));
+    return;
+  }
+  fill_channels_kernel<<<blocks_for(total), kThreads>>>(bias, x, total, channels, size);
+  TD_CUDA_LAUNCH_CHECK();
+}
+
+// The batch's column matrices (batch, C_in kh kw, L): a fresh buffer filled by im2col.
+std::shared_ptr<Storage> unrolled(const ConvGeometry& g, const Dims& d, const float* x) {
+  auto columns = Storage::allocate(g.batch * d.rows * d.positions, Device::cuda());
+  im2col_kernel<<<blocks_for(g.batch * d.rows * d.positions), kThreads>>>(g, x, columns->data(), g.batch);
+  TD_CUDA_LAUNCH_CHECK();
+  return columns;
+}
+
+// C (m, n) = op(A) (m, k) op(B) (k, n) + beta C for each of `batch` matrices, with batch
+// strides stride_a (0: one A for all), stride_b, stride_c.
+void batched_gemm(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t n, int64_t k,
+                  const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
+                  int64_t stride_b, float* c, int64_t ldc, int64_t stride_c, float beta) {
+  GemmArgs args;
+  args.trans_a = trans_a, args.trans_b = trans_b, args.batch = batch;
+  args.m = m, args.n = n, args.k = k, args.beta = beta;
+  args.a = a, args.lda = lda, args.stride_a = stride_a;
+  args.b = b, args.ldb = ldb, args.stride_b = stride_b;
+  args.c = c, args.ldc = ldc, args.stride_c = stride_c;
+  cuda::gemm(args);
+}
+
+}  // namespace
+
+void im2col(const ConvGeometry& g, const float* image, float* columns) {
+  const Dims d(g);
+  im2col_kernel<<<blocks_for(d.rows * d.positions), kThreads>>>(g, image, columns, 1);
+  TD_CUDA_LAUNCH_CHECK();
+}
+
+void col2im(const ConvGeometry& g, const float* columns, float* image) {
+  col2im_kernel<<<blocks_for(g.in_channels * g.in_h * g.in_w), kThreads>>>(g, columns, image, 1);
+  TD_CUDA_LAUNCH_CHECK();
+}
+
+// y_n[group] (out_group, L) = W[group] (out_group, K) @ columns_n[group] (K, L) + bias, for
+// all n in one batched GEMM per group (W's batch stride 0: the same weight for every image).
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight,
+                    const float* bias, float* y) {
+  const Dims d(g);
+  std::shared_ptr<Storage> buffer = d.pointwise ? nullptr : unrolled(g, d, x);
+  const float* columns = d.pointwise ? x : buffer->data();
+  if (bias) init_channels(y, bias, g.batch, g.out_channels, d.positions);
+  for (int64_t k = 0; k < g.groups; ++k)
+    batched_gemm(false, false, g.batch, d.out_group, d.positions, d.patch,
+                 weight + k * d.out_group * d.patch, d.patch, 0,
+                 columns + k * d.patch * d.positions, d.positions, d.rows * d.positions,
+                 y + k * d.out_group * d.positions, d.positions, g.out_channels * d.positions,
+                 bias ? 1.f : 0.f);
+}
+
+// columns_n[group] (K, L) = W[group]^T (K, out_group) @ y_n[group] (out_group, L), batched
+// over n; then x_n = bias + col2im(columns_n). Pointwise convs write W^T y_n into x directly.
+void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* weight,
+                           const float* bias, float* x) {
+  const Dims d(g);
+  std::shared_ptr<Storage> buffer =
+      d.pointwise ? nullptr : Storage::allocate(g.batch * d.rows * d.positions, Device::cuda());
+  float* columns = d.pointwise ? x : buffer->data();
+  if (bias || !d.pointwise) init_channels(x, bias, g.batch, g.in_channels, d.pixels);
+  for (int64_t k = 0; k < g.groups; ++k)
+    batched_gemm(true, false, g.batch, d.patch, d.positions, d.out_group,
+                 weight + k * d.out_group * d.patch, d.patch, 0,
+                 y + k * d.out_group * d.positions, d.positions, g.out_channels * d.positions,
+                 columns + k * d.patch * d.positions, d.positions, d.rows * d.positions,
+                 d.pointwise && bias ? 1.f : 0.f);
+  if (d.pointwise) return;
+  col2im_kernel<<<blocks_for(g.batch * g.in_channels * d.pixels), kThreads>>>(g, columns, x, g.batch);
+  TD_CUDA_LAUNCH_CHECK();
+}
+
+// grad_W[group] (out_group, K) = sum_n grad_y_n[group] (out_group, L) @ columns_n[group]^T:
+// one GEMM per image, each adding onto the last (beta = 1 after the first).
+void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* grad_y,
+                            float* grad_weight) {
+  const Dims d(g);
+  std::shared_ptr<Storage> buffer = d.pointwise ? nullptr : unrolled(g, d, x);
+  const float* columns = d.pointwise ? x : buffer->data();
+  if (g.batch == 0) init_channels(grad_weight, nullptr, 1, g.out_channels, d.patch);
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t k = 0; k < g.groups; ++k)
+      batched_gemm(false, true, 1, d.out_group, d.patch, d.positions,
+                   grad_y + (n * g.out_channels + k * d.out_group) * d.positions, d.positions, 0,
+                   columns + (n * d.rows + k * d.patch) * d.positions, d.positions, 0,
+                   grad_weight + k * d.out_group * d.patch, d.patch, 0, n > 0 ? 1.f : 0.f);
+}
+
+void channel_sum(const float* t, float* out, int64_t batch, int64_t channels, int64_t size) {
+  channel_sum_kernel<<<unsigned(std::clamp<int64_t>(channels, 1, kMaxBlocks)), kThreads>>>(
+      t, out, batch, channels, size);
+  TD_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace tinydiff::cuda
