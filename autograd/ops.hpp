@@ -33,7 +33,8 @@ Tensor randn_like(const Tensor& t, Generator* gen = nullptr);
 Tensor from_vector(const std::vector<float>& values, const Shape& shape,
                    Device device = Device::cpu());
 Tensor from_buffer(const float* values, const Shape& shape, Device device = Device::cpu());
-// indices (...) of whole numbers in [0, num_classes) -> (..., num_classes) of 0/1.
+// indices (...) of whole numbers in [0, num_classes) -> (..., num_classes) of 0/1
+// (autograd/ops/indexing.cpp).
 Tensor one_hot(const Tensor& indices, int64_t num_classes);
 
 // ---- shape (autograd/ops/shape.cpp, autograd/ops/indexing.cpp) ----

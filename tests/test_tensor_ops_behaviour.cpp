@@ -22,21 +22,6 @@ Tensor vec(const std::vector<float>& values, const Shape& shape) {
 
 }  // namespace
 
-// ---- coverage ----
-
-TEST_CASE("every tensor-level op has a gradcheck and a PyTorch parity case") {
-  // The "shape", "elementwise", "reductions" and "linear algebra" sections of op_list.cpp:
-  // every op registered before the first nn functional op ("linear").
-  const auto& ops = registered_ops();
-  auto end = std::find(ops.begin(), ops.end(), "linear");
-  REQUIRE(end != ops.end());
-  CHECK(end - ops.begin() >= 54);
-  for (auto it = ops.begin(); it != end; ++it) {
-    CHECK_MESSAGE(test::has_gradcheck(*it), *it << " has no GRADCHECK_CASE");
-    CHECK_MESSAGE(test::has_parity(*it), *it << " has no PARITY_CASE");
-  }
-}
-
 // ---- creation ----
 
 TEST_CASE("zeros, ones, full and scalar_tensor fill their shapes") {

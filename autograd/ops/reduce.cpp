@@ -21,17 +21,10 @@ Shape normalize_axes(const Shape& axes, int64_t rank, const char* op) {
   return out;
 }
 
-// The shape with the reduced axes kept as size 1.
-Shape keepdim_shape(const Shape& shape, const Shape& axes) {
-  Shape out = shape;
-  for (int64_t a : axes) out[a] = 1;
-  return out;
-}
-
 Shape drop_axes(const Shape& shape, const Shape& axes) {
   Shape out;
   for (int64_t i = 0; i < int64_t(shape.size()); ++i)
-    if (!std::binary_search(axes.begin(), axes.end(), i)) out.push_back(i < 0 ? 0 : shape[i]);
+    if (!std::binary_search(axes.begin(), axes.end(), i)) out.push_back(shape[i]);
   return out;
 }
 

@@ -37,6 +37,37 @@ Lesson02Settings preset_settings(const std::string& preset, const std::string& d
   return s;
 }
 
+void add_model_flags(Flags& f) {
+  const std::string preset = " (default: the preset's)";
+  f.add_int("model-channels", 0, "UNet width" + preset);
+  f.add_string("channel-mult", "", "width multiplier per level, e.g. 1,2,2" + preset);
+  f.add_int("num-res-blocks", 0, "ResBlocks per level" + preset);
+  f.add_string("attention-resolutions", "",
+               "downsampling rates with attention, e.g. 2,4 ('' for none)" + preset);
+  f.add_int("num-heads", 0, "attention heads" + preset);
+  f.add_float("dropout", 0, "dropout in the ResBlocks" + preset);
+  f.add_bool("scale-shift-norm", "ResBlocks scale and shift GN(h) by the embedding (default on)");
+  f.add_bool("class-cond", "condition on the class label (default on; --class-cond=false: off)");
+  f.add_bool("learn-sigma", "learn the variances (Eq. 15; default on; --learn-sigma=false: fixed)");
+  f.add_bool("use-checkpoint", "gradient checkpointing: less memory, more time");
+}
+
+void apply_model_flags(const Flags& f, Lesson02Settings& s) {
+  auto take_int = [&](const char* name, int64_t& v) { if (f.was_set(name)) v = f.get_int(name); };
+  auto take_text = [&](const char* name, std::string& v) { if (f.was_set(name)) v = f.get_string(name); };
+  auto take_bool = [&](const char* name, bool& v) { if (f.was_set(name)) v = f.get_bool(name); };
+  take_int("model-channels", s.model_channels);
+  take_text("channel-mult", s.channel_mult);
+  take_int("num-res-blocks", s.num_res_blocks);
+  take_text("attention-resolutions", s.attention_resolutions);
+  take_int("num-heads", s.num_heads);
+  if (f.was_set("dropout")) s.dropout = f.get_float("dropout");
+  take_bool("scale-shift-norm", s.use_scale_shift_norm);
+  take_bool("class-cond", s.class_cond);
+  take_bool("learn-sigma", s.learn_sigma);
+  take_bool("use-checkpoint", s.use_checkpoint);
+}
+
 DatasetShape dataset_shape(const std::string& dataset) {
   if (dataset == "mnist") return {1, 28, 10};
   TD_CHECK(dataset == "sprites", "lesson02: unknown data set '", dataset,

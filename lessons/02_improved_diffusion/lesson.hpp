@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "diffusion/respace.hpp"
+#include "lessons/common/flags.hpp"
 #include "lessons/02_improved_diffusion/unet.hpp"
 
 namespace tinydiff::lesson02 {
@@ -44,6 +45,13 @@ struct Lesson02Settings {
 // "quick" (recognisable class-conditional MNIST digits in ~20 minutes on 2 cores) or "paper"
 // (Nichol & Dhariwal's CIFAR-10 settings scaled to 28x28 / 16x16). Throws for another name.
 Lesson02Settings preset_settings(const std::string& preset, const std::string& dataset);
+
+// The flags that shape the UNet, shared by train and summary: --model-channels,
+// --channel-mult, --num-res-blocks, --attention-resolutions, --num-heads, --dropout,
+// --scale-shift-norm, --class-cond, --learn-sigma, --use-checkpoint. apply_model_flags copies
+// those given on the command line into s (the others keep the preset's values).
+void add_model_flags(Flags& f);
+void apply_model_flags(const Flags& f, Lesson02Settings& s);
 
 // The data set's image shape and classes: (channels, side, classes).
 struct DatasetShape {
