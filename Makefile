@@ -109,3 +109,18 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.cpp=$(OBJ)/%.d) $(LESSON_MAINS:%.cpp=$(OBJ)/%.d)
+
+# ---- classroom handouts (lessons/README.md; owned by lessons/classroom/) ----
+#   make student LESSON=01 OUT=dir   a copy of the tree with lesson 01's exercises stubbed out
+#   make grade LESSON=01             builds the tests, scores lesson 01's exercises, writes grade.json
+# `student` builds nothing. `grade` exits 0 whatever the score; when the build fails it writes
+# a zero grade.json and exits 1.
+student:
+	@python3 lessons/classroom/make_student.py --lesson "$(LESSON)" --out "$(OUT)"
+
+# The build runs in a fresh make (MAKEFLAGS cleared, command-line variables passed on): this
+# Makefile sets its own --jobs, which a nested make would otherwise warn about.
+grade:
+	@MAKEFLAGS= $(MAKE) --no-print-directory $(MAKEOVERRIDES) $(TEST_BIN) || \
+	  { python3 lessons/classroom/grade.py --lesson "$(LESSON)" --build-failed; exit 1; }
+	@python3 lessons/classroom/grade.py --lesson "$(LESSON)" --tests $(TEST_BIN)

@@ -31,6 +31,7 @@ void accumulate_leaf(const Tensor& leaf, const Tensor& g) {
 // op's inputs always exist before it runs, so sorting by that number, newest first, is a
 // valid reverse topological order: a node is visited only after all nodes that use it.
 std::vector<Node*> nodes_newest_first(Node* root) {
+  // BEGIN EXERCISE 00.4 the topological order (#3-reverse-mode-autodiff)
   std::vector<Node*> nodes, stack{root};
   std::unordered_set<Node*> seen{root};
   while (!stack.empty()) {
@@ -45,6 +46,7 @@ std::vector<Node*> nodes_newest_first(Node* root) {
   std::sort(nodes.begin(), nodes.end(),
             [](Node* a, Node* b) { return a->sequence > b->sequence; });
   return nodes;
+  // END EXERCISE
 }
 
 }  // namespace
@@ -67,6 +69,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
     return;
   }
   std::unordered_map<Node*, Tensor> grads{{root.grad_fn(), seed}};
+  // BEGIN EXERCISE 00.5 the backward loop: visit, call, accumulate (#3-reverse-mode-autodiff)
   for (Node* node : nodes_newest_first(root.grad_fn())) {
     auto it = grads.find(node);
     if (it == grads.end()) continue;
@@ -91,6 +94,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
     }
     if (!retain_graph) node->backward = nullptr;  // frees the tensors the closure saved
   }
+  // END EXERCISE
 }
 
 }  // namespace tinydiff

@@ -34,6 +34,7 @@ GradcheckResult gradcheck(const TensorFn& fn, const TensorList& inputs,
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& x = inputs[i];
     if (!x.requires_grad()) continue;
+    // BEGIN EXERCISE 00.6 gradcheck's central difference (#5-checking-a-derivative-gradcheck)
     std::vector<float> analytic = x.grad().defined() ? x.grad().tolist()
                                                      : std::vector<float>(x.numel(), 0.f);
     float* data = x.cpu_data();
@@ -56,6 +57,7 @@ GradcheckResult gradcheck(const TensorFn& fn, const TensorList& inputs,
         result.message = m.str();
       }
     }
+    // END EXERCISE
   }
   return result;
 }

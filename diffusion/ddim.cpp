@@ -43,6 +43,7 @@ Tensor ddim_step(const Tensor& x_t, int64_t t, int64_t t_prev, const Tensor& eps
   check_steps(t, t_prev, eta, s, "ddim_step");
   TD_CHECK(eps_pred.shape() == x_t.shape(), "ddim_step: eps_pred ", str(eps_pred.shape()),
            " must have the shape of x_t ", str(x_t.shape()));
+  // BEGIN EXERCISE 01.3 the DDIM step (#6-ddim)
   double sigma = ddim_sigma(t, t_prev, eta, s), ab_prev = s.alpha_bar[t_prev];
   // 1 - ab_prev - sigma^2 >= 0 for eta <= 1; the max only absorbs rounding.
   double dir_scale = std::sqrt(std::max(0.0, 1 - ab_prev - sigma * sigma));
@@ -52,6 +53,7 @@ Tensor ddim_step(const Tensor& x_t, int64_t t, int64_t t_prev, const Tensor& eps
   TD_CHECK(z.shape() == x_t.shape(), "ddim_step: z ", str(z.shape()),
            " must have the shape of x_t ", str(x_t.shape()));
   return x_prev + z * float(sigma);
+  // END EXERCISE
 }
 
 }  // namespace tinydiff

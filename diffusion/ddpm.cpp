@@ -31,6 +31,7 @@ Tensor q_sample(const Tensor& x0, const Tensor& t, const Tensor& noise, const No
   TD_CHECK(x0.dim() >= 1 && t.shape() == Shape{x0.size(0)}, "q_sample: t ", str(t.shape()),
            " must hold one step per sample of x0 ", str(x0.shape()));
   check_same_shape(x0, noise, "q_sample", "x0", "noise");
+  // BEGIN EXERCISE 01.1 q_sample (#1-the-forward-process-and-its-closed-form)
   std::vector<float> steps = t.tolist(), signal, noise_scale;
   for (float step : steps) {
     TD_CHECK(std::isfinite(step) && step == std::floor(step), "q_sample: t holds ", step,
@@ -41,6 +42,7 @@ Tensor q_sample(const Tensor& x0, const Tensor& t, const Tensor& noise, const No
     noise_scale.push_back(float(course_compat ? 1 - ab : std::sqrt(1 - ab)));
   }
   return x0 * per_sample(signal, x0) + noise * per_sample(noise_scale, x0);
+  // END EXERCISE
 }
 
 // x_t (B, ...), eps (B, ...) -> x_0 (B, ...)
@@ -57,11 +59,13 @@ Tensor ddpm_step(const Tensor& x_t, int64_t t, const Tensor& eps_pred, const Ten
                  const NoiseSchedule& s) {
   s.check_step(t, 1, "ddpm_step");
   check_same_shape(x_t, eps_pred, "ddpm_step", "x_t", "eps_pred");
+  // BEGIN EXERCISE 01.2 the DDPM step (#4-the-ddpm-reverse-step)
   double a = s.alpha[t], ab = s.alpha_bar[t], beta = s.beta[t];
   Tensor mean = (x_t - eps_pred * float(beta / std::sqrt(1 - ab))) * float(1 / std::sqrt(a));
   if (!z.defined()) return mean;
   check_same_shape(x_t, z, "ddpm_step", "x_t", "z");
   return mean + z * float(std::sqrt(beta));
+  // END EXERCISE
 }
 
 }  // namespace tinydiff

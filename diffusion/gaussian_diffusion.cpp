@@ -144,9 +144,11 @@ GaussianDiffusion::GaussianDiffusion(const std::vector<double>& betas_in,
     sqrt_recip_alphas_cumprod[t] = std::sqrt(1 / ab_t);
     sqrt_recipm1_alphas_cumprod[t] = std::sqrt(1 / ab_t - 1);
     // Eq. 7: beta~_t = beta_t (1 - ab_{t-1}) / (1 - ab_t); mu~ = coef1 x_0 + coef2 x_t.
+    // BEGIN EXERCISE 02.4 the posterior's mean and variance (#1-the-variational-bound-term-by-term)
     posterior_variance[t] = betas[t] * (1 - ab_prev) / (1 - ab_t);
     posterior_mean_coef1[t] = betas[t] * std::sqrt(ab_prev) / (1 - ab_t);
     posterior_mean_coef2[t] = (1 - ab_prev) * std::sqrt(a) / (1 - ab_t);
+    // END EXERCISE
   }
   // beta~_0 = 0 (x_0 is known given x_1 and x_0): its log is clipped to log beta~_1.
   for (int64_t t = 0; t < T; ++t)

@@ -73,6 +73,7 @@ TrainingLosses GaussianDiffusion::training_losses(const DiffusionModel& model,
     expected[1] = 2 * C;
     TD_CHECK(output.shape() == expected, op, ": the model returned ", str(output.shape()),
              " for x_t ", str(x_t.shape()), "; a learned variance needs ", str(expected));
+    // BEGIN EXERCISE 02.5 the hybrid loss (#3-the-hybrid-loss-eq-16)
     mean_output = narrow(output, 1, 0, C);
     // L_vlb trains only the variance: the mean half enters it detached ("frozen_out"), so
     // L_simple alone trains the mean (Nichol & Dhariwal Sec. 3.1).
@@ -82,6 +83,7 @@ TrainingLosses GaussianDiffusion::training_losses(const DiffusionModel& model,
     // lambda = 0.001 is (T / 1000) L_t. (Plain MSE keeps L_t: lambda = 1 / T.)
     if (config.loss_type == LossType::RescaledMSE)
       terms.vb = terms.vb * float(double(num_timesteps) / 1000.0);
+    // END EXERCISE
   }
   // L_simple (Ho et al. Eq. 14) with the target the model predicts.
   Tensor target = noise;

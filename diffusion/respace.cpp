@@ -74,6 +74,7 @@ std::vector<double> respaced_betas(const std::set<int64_t>& use_timesteps,
   TD_CHECK(!use_timesteps.empty(), "SpacedDiffusion: no steps to keep (of T = ", T, ")");
   for (int64_t t : use_timesteps)
     TD_CHECK(t >= 0 && t < T, "SpacedDiffusion: step ", t, " is not in [0, ", T, ")");
+  // BEGIN EXERCISE 02.6 respacing (#6-respaced-sampling)
   std::vector<double> new_betas;
   double alpha_bar = 1, last_kept = 1;
   for (int64_t t = 0; t < T; ++t) {
@@ -83,6 +84,7 @@ std::vector<double> respaced_betas(const std::set<int64_t>& use_timesteps,
     last_kept = alpha_bar;
   }
   return new_betas;
+  // END EXERCISE
 }
 
 SpacedDiffusion::SpacedDiffusion(const std::set<int64_t>& use_timesteps,

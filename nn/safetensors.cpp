@@ -231,6 +231,7 @@ void widen(const char* src, float* dst, int64_t n) {
 
 // Converts n little-endian values of `dtype` to float.
 void convert_to_float(const std::string& dtype, const char* src, float* dst, int64_t n) {
+  if (n == 0) return;  // dst may be null
   if (dtype == "F32") std::memcpy(dst, src, n * sizeof(float));
   else if (dtype == "F64") widen<double>(src, dst, n);
   else if (dtype == "I64") widen<int64_t>(src, dst, n);

@@ -1,6 +1,6 @@
 // lessons/common/plot: the loss chart (SVG) and the CSV training log.
 #include <cmath>
-#include <regex>
+#include <sstream>
 
 #include "lessons/common/plot.hpp"
 #include "tests/temp_dir.hpp"
@@ -11,17 +11,20 @@ using test::TempDir;
 
 namespace {
 
-// The points of each <polyline> in the SVG.
+// The points of each <polyline> in the SVG (parsed by hand: std::regex recurses per
+// character and overflows the stack on long attributes).
 std::vector<std::vector<std::pair<double, double>>> polylines(const std::string& svg) {
   std::vector<std::vector<std::pair<double, double>>> lines;
-  std::regex line_re("<polyline[^>]*points=\"([^\"]*)\"");
-  for (std::sregex_iterator it(svg.begin(), svg.end(), line_re), end; it != end; ++it) {
-    std::vector<std::pair<double, double>> points;
-    std::string text = (*it)[1];
-    std::regex point_re("([-0-9.e]+),([-0-9.e]+)");
-    for (std::sregex_iterator p(text.begin(), text.end(), point_re); p != end; ++p)
-      points.emplace_back(std::stod((*p)[1]), std::stod((*p)[2]));
-    lines.push_back(points);
+  const std::string open = "points=\"";
+  for (size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at)) {
+    size_t begin = svg.find(open, at) + open.size(), end = svg.find('"', begin);
+    std::istringstream points(svg.substr(begin, end - begin));
+    std::vector<std::pair<double, double>> line;
+    double x, y;
+    char comma;
+    while (points >> x >> comma >> y) line.emplace_back(x, y);
+    lines.push_back(line);
+    at = end;
   }
   return lines;
 }

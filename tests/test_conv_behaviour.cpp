@@ -2,6 +2,7 @@
 // properties that the gradchecks and parity fixtures do not reach (the adjoint identity,
 // batch-parallel vs serial paths, strided inputs, NaN propagation).
 #include <cmath>
+#include <random>
 
 #include "tests/testing.hpp"
 
@@ -157,6 +158,80 @@ TEST_CASE("conv2d on a batch equals conv2d image by image") {
   require_close(batch_gw, w.grad(), 1e-5, 1e-5, "weight gradient");
   require_close(batch_gb, b.grad(), 1e-5, 1e-5, "bias gradient");
   require_close(batch_gx, x.grad(), 1e-5, 1e-6, "input gradient");
+}
+
+namespace {
+// conv2d from its definition, in double, with the gradients of sum(y * g):
+//   y[n][o][oy][ox] = b[o] + sum_{c, ki, kj} w[o][c][ki][kj] x[n][c'][oy s + ki d - p][ox s + kj d
+//   - p]
+// where c' = (o / (C_out / groups)) (C_in / groups) + c and pixels outside x count as 0.
+struct DirectConv {
+  Shape xs, ws;
+  int64_t stride, padding, dilation, groups;
+  std::vector<double> y, gx, gw;
+
+  void run(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& b,
+           const std::vector<float>& g, int64_t out_h, int64_t out_w) {
+    const int64_t n_batch = xs[0], c_in = xs[1], h = xs[2], wd = xs[3], c_out = ws[0];
+    const int64_t cig = ws[1], kh = ws[2], kw = ws[3], cog = c_out / groups;
+    y.assign(n_batch * c_out * out_h * out_w, 0), gx.assign(x.size(), 0), gw.assign(w.size(), 0);
+    for (int64_t n = 0; n < n_batch; ++n)
+      for (int64_t o = 0; o < c_out; ++o)
+        for (int64_t p = 0; p < out_h * out_w; ++p) {
+          int64_t yi = (n * c_out + o) * out_h * out_w + p;
+          y[yi] = b[o];
+          for (int64_t c = 0; c < cig; ++c)
+            for (int64_t k = 0; k < kh * kw; ++k) {
+              int64_t iy = p / out_w * stride + k / kw * dilation - padding;
+              int64_t ix = p % out_w * stride + k % kw * dilation - padding;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+              int64_t xi = ((n * c_in + o / cog * cig + c) * h + iy) * wd + ix;
+              int64_t wi = (o * cig + c) * kh * kw + k;
+              y[yi] += double(w[wi]) * x[xi];
+              gx[xi] += double(w[wi]) * g[yi];
+              gw[wi] += double(x[xi]) * g[yi];
+            }
+        }
+  }
+};
+
+Tensor as_tensor(const std::vector<double>& v, const Shape& shape) {
+  return from_vector(std::vector<float>(v.begin(), v.end()), shape);
+}
+}  // namespace
+
+// Random small geometries (kernels wider than the stride, taps that only see padding, odd
+// sizes, groups, dilation) against DirectConv: forward and all three gradients.
+TEST_CASE("conv2d matches its definition on random geometries") {
+  std::mt19937 rng(5);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  int tested = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    int64_t groups = pick(1, 3);
+    DirectConv d{{pick(1, 3), groups * pick(1, 2), pick(1, 8), pick(1, 8)},
+                 {groups * pick(1, 2), 0, pick(1, 4), pick(1, 4)},
+                 pick(1, 3),
+                 pick(0, 2),
+                 pick(1, 2),
+                 groups};
+    d.ws[1] = d.xs[1] / groups;
+    int64_t span_h = d.dilation * (d.ws[2] - 1) + 1, span_w = d.dilation * (d.ws[3] - 1) + 1;
+    if (span_h > d.xs[2] + 2 * d.padding || span_w > d.xs[3] + 2 * d.padding) continue;
+    Tensor x = uniform(d.xs, -1, 1, trial), w = uniform(d.ws, -1, 1, trial + 1000);
+    Tensor b = uniform({d.ws[0]}, -1, 1, trial + 2000);
+    Tensor y = conv2d(x, w, b, d.stride, d.padding, d.dilation, groups);
+    Tensor g = uniform(y.shape(), -1, 1, trial + 3000, false);
+    y.backward(g);
+    d.run(x.tolist(), w.tolist(), b.tolist(), g.tolist(), y.size(2), y.size(3));
+    CAPTURE(trial);
+    require_close(y, as_tensor(d.y, y.shape()), 1e-4, 1e-5, "output");
+    require_close(x.grad(), as_tensor(d.gx, x.shape()), 1e-4, 1e-5, "input gradient");
+    require_close(w.grad(), as_tensor(d.gw, w.shape()), 1e-4, 1e-5, "weight gradient");
+    ++tested;
+  }
+  CHECK(tested > 150);
 }
 
 TEST_CASE("conv ops read strided inputs and send gradients back through the view") {

@@ -127,7 +127,8 @@ TEST_CASE("UNetModel parity: plain ResBlocks, middle attention only, uncondition
 }
 
 TEST_CASE("UNetModel: parameter names and summary() rows are PyTorch's state_dict keys") {
-  for (auto [name, config] : {std::pair{"full", full_config()}, std::pair{"plain", plain_config()}}) {
+  for (auto [name, config] :
+       {std::pair{"full", full_config()}, std::pair{"plain", plain_config()}}) {
     UNetModel model(config);
     std::vector<std::string> keys = pytorch_keys(name), names;
     REQUIRE(keys.size() > 40);
@@ -137,12 +138,13 @@ TEST_CASE("UNetModel: parameter names and summary() rows are PyTorch's state_dic
   }
   UNetModel model(full_config());
   std::vector<std::string> keys = pytorch_keys("full");
-  for (const char* key : {"time_embed.0.weight", "label_emb.weight", "input_blocks.0.0.weight",
-                          "input_blocks.1.0.in_layers.0.weight", "input_blocks.1.0.emb_layers.1.weight",
-                          "input_blocks.1.0.out_layers.3.weight", "input_blocks.2.0.op.weight",
-                          "input_blocks.3.0.skip_connection.weight", "input_blocks.3.1.qkv.weight",
-                          "middle_block.1.norm.weight", "middle_block.1.proj_out.weight",
-                          "output_blocks.1.2.conv.weight", "out.0.weight", "out.2.weight"})
+  for (const char* key :
+       {"time_embed.0.weight", "label_emb.weight", "input_blocks.0.0.weight",
+        "input_blocks.1.0.in_layers.0.weight", "input_blocks.1.0.emb_layers.1.weight",
+        "input_blocks.1.0.out_layers.3.weight", "input_blocks.2.0.op.weight",
+        "input_blocks.3.0.skip_connection.weight", "input_blocks.3.1.qkv.weight",
+        "middle_block.1.norm.weight", "middle_block.1.proj_out.weight",
+        "output_blocks.1.2.conv.weight", "out.0.weight", "out.2.weight"})
     CHECK_MESSAGE(std::find(keys.begin(), keys.end(), key) != keys.end(), key);
   CHECK(model.state_dict().at("middle_block.1.qkv.weight").shape() == Shape{36, 12, 1});
   CHECK(model.state_dict().at("middle_block.1.proj_out.weight").shape() == Shape{12, 12, 1});
@@ -182,7 +184,8 @@ TEST_CASE("UNetModel: shapes at 28x28 and 16x16; a fresh model outputs exactly z
 
 TEST_CASE("UNetModel blocks: a fresh ResBlock or AttentionBlock is the identity") {
   manual_seed(3);
-  Tensor x = test::uniform({2, 8, 4, 4}, -1, 1, 1, false), emb = test::uniform({2, 16}, -1, 1, 2, false);
+  Tensor x = test::uniform({2, 8, 4, 4}, -1, 1, 1, false);
+  Tensor emb = test::uniform({2, 16}, -1, 1, 2, false);
   for (bool scale_shift : {false, true}) {
     ResBlockOptions o;
     o.emb_channels = 16, o.num_groups = 4, o.use_scale_shift_norm = scale_shift;
@@ -230,13 +233,15 @@ CheckpointRun run_with_dropout(bool use_checkpoint, float dropout) {
   UNetModel model(c);
   std::map<std::string, Tensor> state;
   Generator gen(8);
-  for (const auto& [name, p] : model.named_parameters()) state[name] = p + randn(p.shape(), &gen) * 0.05f;
+  for (const auto& [name, p] : model.named_parameters())
+    state[name] = p + randn(p.shape(), &gen) * 0.05f;
   model.load_state_dict(state);
   Tensor x = test::uniform({4, 3, 16, 16}, -1, 1, 9);
   manual_seed(10);  // the dropout masks
   reset_peak_memory_stats();
   int64_t before = memory_stats().current_bytes;
-  Tensor out = model.forward(x, from_vector({1, 200, 400, 999}, {4}), from_vector({0, 1, 2, 1}, {4}));
+  Tensor t = from_vector({1, 200, 400, 999}, {4}), y = from_vector({0, 1, 2, 1}, {4});
+  Tensor out = model.forward(x, t, y);
   mean(square(out)).backward();
   CheckpointRun run{{x.grad()}, memory_stats().peak_bytes - before};
   for (const auto& [name, p] : model.named_parameters()) run.grads.push_back(p.grad());
@@ -266,48 +271,45 @@ TEST_CASE("UNetModel: bad inputs and settings are named") {
   c.num_classes = 10;
   UNetModel model(c);
   Tensor t = zeros({2}), y = zeros({2});
+  using doctest::Contains;
   CHECK_THROWS_WITH_AS(model.forward(zeros({2, 1, 27, 27}), t, y),
-                       doctest::Contains("UNetModel: input [2, 1, 27, 27] is 27x27 but channel_mult "
-                                         "(1,2,2) halves it 2 times, so height and width must be "
-                                         "multiples of 4"),
+                       Contains("UNetModel: input [2, 1, 27, 27] is 27x27 but channel_mult (1,2,2) "
+                                "halves it 2 times, so height and width must be multiples of 4"),
                        Error);
   CHECK_THROWS_WITH_AS(model.forward(zeros({2, 1, 28, 30}), t, y),
-                       doctest::Contains("must be multiples of 4"), Error);
+                       Contains("must be multiples of 4"), Error);
   CHECK_THROWS_WITH_AS(model.forward(zeros({2, 3, 28, 28}), t, y),
-                       doctest::Contains("UNetModel: input has 3 channels but in_channels is 1 "
-                                         "(input [2, 3, 28, 28])"),
+                       Contains("UNetModel: input has 3 channels but in_channels is 1 "
+                                "(input [2, 3, 28, 28])"),
                        Error);
   CHECK_THROWS_WITH_AS(model.forward(zeros({2, 28, 28}), t, y),
-                       doctest::Contains("UNetModel: input must be (N, C, H, W), got [2, 28, 28]"),
-                       Error);
+                       Contains("UNetModel: input must be (N, C, H, W), got [2, 28, 28]"), Error);
   CHECK_THROWS_WITH_AS(model.forward(zeros({2, 1, 28, 28}), zeros({3}), y),
-                       doctest::Contains("UNetModel: timesteps must be (2), one per image, got [3]"),
-                       Error);
+                       Contains("UNetModel: timesteps must be (2), one per image, got [3]"), Error);
   CHECK_THROWS_WITH_AS(model.forward(zeros({2, 1, 28, 28}), t),
-                       doctest::Contains("the model is class-conditional (10 classes), so labels y "
-                                         "of shape (2) are required"),
+                       Contains("the model is class-conditional (10 classes), so labels y of "
+                                "shape (2) are required"),
                        Error);
   UNetModel unconditional(UNetConfig{});
   CHECK_THROWS_WITH_AS(unconditional.forward(zeros({2, 1, 28, 28}), t, y),
-                       doctest::Contains("labels y were given but the model is not class-conditional"),
+                       Contains("labels y were given but the model is not class-conditional"),
                        Error);
 
   UNetConfig narrow_groups;
   narrow_groups.model_channels = 16;  // 16 channels into 32 groups
   CHECK_THROWS_WITH_AS(UNetModel{narrow_groups},
-                       doctest::Contains("GroupNorm cannot split 16 channels into 32 groups"), Error);
+                       Contains("GroupNorm cannot split 16 channels into 32 groups"), Error);
   UNetConfig bad_heads;
   bad_heads.num_heads = 3;  // 64 channels at the attention level
   CHECK_THROWS_WITH_AS(UNetModel{bad_heads},
-                       doctest::Contains("AttentionBlock: 64 channels cannot be split into 3 heads"),
-                       Error);
+                       Contains("AttentionBlock: 64 channels cannot be split into 3 heads"), Error);
   UNetConfig no_levels;
   no_levels.channel_mult = {};
   CHECK_THROWS_WITH_AS(UNetModel{no_levels},
-                       doctest::Contains("channel_mult must list at least one level"), Error);
+                       Contains("channel_mult must list at least one level"), Error);
   CHECK_THROWS_WITH_AS(parse_int_list("1,x,2", "--channel-mult"),
-                       doctest::Contains("--channel-mult: expected whole numbers separated by commas "
-                                         "(e.g. 1,2,2), got '1,x,2'"),
+                       Contains("--channel-mult: expected whole numbers separated by commas "
+                                "(e.g. 1,2,2), got '1,x,2'"),
                        Error);
   CHECK(parse_int_list("1,2,2", "list") == std::vector<int64_t>{1, 2, 2});
   CHECK(parse_int_list("", "list").empty());

@@ -71,9 +71,11 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 // div: y = a / b; dy/da = 1/b, dy/db = -a/b^2
 Tensor div(const Tensor& a, const Tensor& b) {
   return record("div", binary("div", BinaryOp::Div, a, b), {a, b}, [a, b](const Tensor& g) {
+    // BEGIN EXERCISE 00.1 div's backward with broadcasting (#3-reverse-mode-autodiff)
     Tensor ga = div(g, b);
     return TensorList{sum_to(ga, a.shape()),
                       b.requires_grad() ? sum_to(neg(mul(ga, div(a, b))), b.shape()) : Tensor()};
+    // END EXERCISE
   });
 }
 

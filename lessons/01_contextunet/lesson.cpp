@@ -70,6 +70,7 @@ Lesson01Settings settings_from_map(const std::map<std::string, std::string>& m) 
 
 Tensor diffusion_loss(ContextUnet& model, const Tensor& x0, const Tensor& context,
                       const NoiseSchedule& schedule, double p_uncond, bool course_compat) {
+  // BEGIN EXERCISE 01.7 the training loss (#2-the-training-objective)
   int64_t batch = x0.size(0);
   Tensor c = drop_context(context, p_uncond);                    // classifier-free training
   Tensor noise = randn_like(x0);                                 // eps ~ N(0, I)
@@ -77,6 +78,7 @@ Tensor diffusion_loss(ContextUnet& model, const Tensor& x0, const Tensor& contex
   Tensor x_t = q_sample(x0, t, noise, schedule, course_compat);  // Eq. 4
   Tensor eps = model.forward(x_t, t / float(schedule.T), c);    // eps_theta(x_t, t/T, c)
   return mse_loss(eps, noise);                                   // Eq. 14
+  // END EXERCISE
 }
 
 EpsModel eps_model(ContextUnet& model) {

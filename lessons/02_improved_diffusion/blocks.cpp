@@ -100,9 +100,11 @@ Tensor ResBlock::body(const Tensor& x, const Tensor& emb) {
   e = e.reshape({e.size(0), e.size(1), 1, 1});  // broadcast over H, W
   if (options.use_scale_shift_norm) {
     // GN(h) (1 + scale) + shift: the embedding modulates the normalised features (AdaGN).
+    // BEGIN EXERCISE 02.2 the scale-shift ResBlock (#7-the-model-improved-diffusions-unet)
     TensorList scale_shift = chunk(e, 2, 1);
     h = (*(*out_layers)[0])(h) * (1.f + scale_shift[0]) + scale_shift[1];
     for (size_t i = 1; i < out_layers->size(); ++i) h = (*(*out_layers)[i])(h);
+    // END EXERCISE
   } else {
     h = (*out_layers)(h + e);
   }
@@ -152,6 +154,7 @@ Tensor qkv_attention(const Tensor& qkv, int64_t heads) {
   TD_CHECK(qkv.dim() == 3 && heads > 0 && qkv.size(1) % (3 * heads) == 0,
            "qkv_attention: expects (B, 3 C, T) with 3 C a multiple of 3 x ", heads,
            " heads, got ", str(qkv.shape()));
+  // BEGIN EXERCISE 02.3 QKV attention (#7-the-model-improved-diffusions-unet)
   int64_t batch = qkv.size(0), ch = qkv.size(1) / (3 * heads), T = qkv.size(2);
   Tensor per_head = qkv.reshape({batch * heads, 3 * ch, T});  // head h: its q, k, v rows
   float s = 1.f / std::sqrt(std::sqrt(float(ch)));  // split 1/sqrt(ch) between q and k
@@ -161,6 +164,7 @@ Tensor qkv_attention(const Tensor& qkv, int64_t heads) {
   Tensor w = softmax(matmul(transpose(q, 1, 2), k), -1);  // (B heads, T, T): w[t, s]
   Tensor out = matmul(v, transpose(w, 1, 2));             // (B heads, ch, T)
   return out.reshape({batch, heads * ch, T});
+  // END EXERCISE
 }
 
 // ---- Downsample and Upsample ----

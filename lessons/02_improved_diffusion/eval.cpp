@@ -24,10 +24,12 @@ namespace tinydiff::lesson02 {
 namespace {
 
 Flags eval_flags() {
-  Flags f("lesson02", "eval", "Bits/dim on held-out images, classifier accuracy and FD of samples.");
+  Flags f("lesson02", "eval",
+          "Bits/dim on held-out images, classifier accuracy and FD of samples.");
   f.add_string("ckpt", "runs/lesson02/ckpt.safetensors", "checkpoint written by train");
   f.add_string("data", "", "data folder (default: $TINYDIFF_DATA, else ./data)");
-  f.add_string("classifier", "", "lesson00 checkpoint (default: runs/lesson00-DATASET/ckpt.safetensors)");
+  f.add_string("classifier", "",
+               "lesson00 checkpoint (default: runs/lesson00-DATASET/ckpt.safetensors)");
   f.add_int("bpd-images", 64, "held-out images for bits/dim (0: skip), each over all T steps");
   f.add_int("bpd-batch", 16, "images per calc_bpd_loop call");
   f.add_int("n", 500, "samples to score (a multiple of the number of classes; 0: skip)");
@@ -58,7 +60,8 @@ std::shared_ptr<Classifier> load_classifier(const std::string& path, const std::
 std::pair<Tensor, Tensor> embed(Classifier& classifier, const Tensor& images) {
   TensorList features, predictions;
   for (int64_t start = 0; start < images.size(0); start += 250) {
-    Tensor h = classifier.embed(narrow(images, 0, start, std::min<int64_t>(250, images.size(0) - start)));
+    int64_t rows = std::min<int64_t>(250, images.size(0) - start);
+    Tensor h = classifier.embed(narrow(images, 0, start, rows));
     features.push_back(h);
     predictions.push_back(argmax((*classifier.head)(h), 1));
   }
@@ -97,15 +100,9 @@ struct SampleScores {
 
 // Samples n images (n / classes of each class) and scores them with the classifier.
 SampleScores score_samples(UNetModel& model, const Lesson02Settings& s, const Flags& f,
-                           const Dataset& real) {
+                           const Dataset& real, Classifier& classifier) {
   DatasetShape d = dataset_shape(s.dataset);
   int64_t n = f.get_int("n");
-  TD_CHECK(2 * n <= real.size(), "lesson02 eval: --n ", n, " needs ", 2 * n,
-           " held-out images, the data set has ", real.size());
-  std::string path = f.get_string("classifier").empty()
-                         ? "runs/lesson00-" + s.dataset + "/ckpt.safetensors"
-                         : f.get_string("classifier");
-  auto classifier = load_classifier(path, s.dataset);
   auto [y, classes] = class_labels(n, -1, d.num_classes);
   std::string respacing = f.get_string("respace") == "all" ? "" : f.get_string("respace");
   Generator gen(uint64_t(f.get_int("seed")));
@@ -118,7 +115,7 @@ SampleScores score_samples(UNetModel& model, const Lesson02Settings& s, const Fl
   progress.finish();
 
   SampleScores scores;
-  auto [fake_features, predicted] = embed(*classifier, samples.x0);
+  auto [fake_features, predicted] = embed(classifier, samples.x0);
   if (s.class_cond) {
     std::vector<float> pred = predicted.tolist();
     int64_t correct = 0;
@@ -126,8 +123,8 @@ SampleScores score_samples(UNetModel& model, const Lesson02Settings& s, const Fl
     scores.accuracy = double(correct) / double(n);
   }
   DataLoader draw(real, uint64_t(f.get_int("seed")) + 1);  // two disjoint draws of real images
-  Tensor real_a = embed(*classifier, draw.next_batch(n).first).first;
-  Tensor real_b = embed(*classifier, draw.next_batch(n).first).first;
+  Tensor real_a = embed(classifier, draw.next_batch(n).first).first;
+  Tensor real_b = embed(classifier, draw.next_batch(n).first).first;
   scores.fd = frechet_distance(fake_features, real_a);
   scores.fd_real = frechet_distance(real_b, real_a);
   return scores;
@@ -152,15 +149,24 @@ int eval(const std::vector<std::string>& args) {
   int64_t bpd_images = f.get_int("bpd-images"), n = f.get_int("n");
   TD_CHECK(bpd_images >= 0 && n >= 0 && f.get_int("bpd-batch") > 0, "lesson02 eval: --bpd-images "
            "and --n must be >= 0 and --bpd-batch positive");
+  TD_CHECK(2 * n <= real.size(), "lesson02 eval: --n ", n, " needs ", 2 * n,
+           " held-out images, the data set has ", real.size());
+  std::shared_ptr<Classifier> classifier;  // loaded first: a missing file fails fast
+  if (n > 0)
+    classifier = load_classifier(f.get_string("classifier").empty()
+                                     ? "runs/lesson00-" + s.dataset + "/ckpt.safetensors"
+                                     : f.get_string("classifier"),
+                                 s.dataset);
   BpdNumbers bpd;
   if (bpd_images > 0)
     bpd = bits_per_dim(*m.model, s, real, bpd_images, f.get_int("bpd-batch"),
                        uint64_t(f.get_int("seed")));
   SampleScores scores;
-  if (n > 0) scores = score_samples(*m.model, s, f, real);
+  if (n > 0) scores = score_samples(*m.model, s, f, real, *classifier);
 
   bool has_bpd = bpd_images > 0, has_acc = n > 0 && s.class_cond;
-  std::printf("%-30s %s\n%-30s %lld\n", "dataset", s.dataset.c_str(), "train steps", (long long)m.step);
+  std::printf("%-30s %s\n%-30s %lld\n", "dataset", s.dataset.c_str(), "train steps",
+              (long long)m.step);
   if (has_bpd)
     std::printf("%-30s %.4f (%lld images, T %lld)\n%-30s %.4f\n%-30s %.4f\n", "bits/dim (L_0..L_T)",
                 bpd.total, (long long)bpd_images, (long long)s.diffusion_steps, "  prior L_T",

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
       "Lesson 02: improved-diffusion's UNet, learned variances and the hybrid loss, on MNIST or "
       "16x16 sprites.",
       {{"train", "train (hybrid loss, progress, checkpoints, --resume)", lesson02::train},
-       {"sample", "draw samples along a respaced chain: PNG grid, npy, strip, GIF", lesson02::sample},
+       {"sample", "draw samples on a respaced chain: PNG grid, npy, strip, GIF", lesson02::sample},
        {"eval", "bits/dim, classifier accuracy and Frechet distance", lesson02::eval},
        {"summary", "parameter table and forward shape trace", lesson02::summary}});
 }

@@ -65,7 +65,8 @@ int sample(const std::vector<std::string>& args) {
     y = labels.first.to(device), classes = labels.second;
   } else {
     TD_CHECK(k < 0 && f.get_string("labels-npy").empty(), "lesson02 sample: ",
-             f.get_string("ckpt"), " is an unconditional model: --class and --labels-npy do not apply");
+             f.get_string("ckpt"), " is an unconditional model: --class and --labels-npy ",
+             "do not apply");
   }
   std::string respacing = f.get_string("respace") == "all" ? "" : f.get_string("respace");
 

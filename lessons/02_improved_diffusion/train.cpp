@@ -59,21 +59,18 @@ Flags train_flags() {
 // The preset's settings with every flag given on the command line applied on top.
 Lesson02Settings settings_from_flags(const Flags& f, int64_t train_rows) {
   Lesson02Settings s = preset_settings(f.get_string("preset"), f.get_string("dataset"));
-  auto take_int = [&](const char* name, int64_t& v) { if (f.was_set(name)) v = f.get_int(name); };
-  auto take_float = [&](const char* name, double& v) { if (f.was_set(name)) v = f.get_float(name); };
-  auto take_text = [&](const char* name, std::string& v) { if (f.was_set(name)) v = f.get_string(name); };
-  take_int("batch", s.batch);
+  if (f.was_set("batch")) s.batch = f.get_int("batch");
   if (f.get_int("epochs") > 0) s.steps = f.get_int("epochs") * (train_rows / s.batch);
-  take_int("steps", s.steps);
-  take_float("lr", s.lr);
-  take_text("lr-schedule", s.lr_schedule);
-  take_float("weight-decay", s.weight_decay);
-  take_float("ema", s.ema_decay);
+  if (f.was_set("steps")) s.steps = f.get_int("steps");
+  if (f.was_set("lr")) s.lr = f.get_float("lr");
+  if (f.was_set("lr-schedule")) s.lr_schedule = f.get_string("lr-schedule");
+  if (f.was_set("weight-decay")) s.weight_decay = f.get_float("weight-decay");
+  if (f.was_set("ema")) s.ema_decay = f.get_float("ema");
   apply_model_flags(f, s);
-  take_int("diffusion-steps", s.diffusion_steps);
-  take_text("schedule", s.noise_schedule);
-  take_text("loss", s.loss);
-  take_text("timestep-sampler", s.timestep_sampler);
+  if (f.was_set("diffusion-steps")) s.diffusion_steps = f.get_int("diffusion-steps");
+  if (f.was_set("schedule")) s.noise_schedule = f.get_string("schedule");
+  if (f.was_set("loss")) s.loss = f.get_string("loss");
+  if (f.was_set("timestep-sampler")) s.timestep_sampler = f.get_string("timestep-sampler");
   return s;
 }
 
@@ -120,8 +117,8 @@ int train(const std::vector<std::string>& args) {
   Device device = Device::parse(flags.get_string("device"));
   require_device(device, "lesson02 train");
 
-  Dataset data = load_dataset(flags.get_string("dataset"), resolve_data_dir(flags.get_string("data")),
-                              Split::train);
+  std::string data_dir = resolve_data_dir(flags.get_string("data"));
+  Dataset data = load_dataset(flags.get_string("dataset"), data_dir, Split::train);
   Lesson02Settings s = settings_from_flags(flags, data.size());
   if (resume) {  // the run's own settings, with only the total step count taken from --steps
     s = settings_from_map(read_train_state_info(ckpt).config);

@@ -63,59 +63,81 @@ std::shared_ptr<TimestepEmbedSequential> timestep_sequential(
 
 }  // namespace
 
+std::shared_ptr<ResBlock> UNetModel::res_block(int64_t in, int64_t out) const {
+  const UNetConfig& c = config;
+  ResBlockOptions o{4 * c.model_channels, c.dropout, c.use_scale_shift_norm, c.use_checkpoint,
+                    c.num_groups};
+  return std::make_shared<ResBlock>(in, out, o);
+}
+
+std::shared_ptr<AttentionBlock> UNetModel::attention(int64_t channels, int64_t heads) const {
+  return std::make_shared<AttentionBlock>(channels, heads, config.num_groups,
+                                          config.use_checkpoint);
+}
+
 // The construction follows the reference's __init__ step by step; `skip_channels` is its
 // input_block_chans: the width of each input block's output, popped by the output blocks
 // that concatenate it.
 UNetModel::UNetModel(const UNetConfig& c) : config(c) {
   check_config(c);
   const int64_t mc = c.model_channels, emb_dim = 4 * mc;
-  const int64_t heads_up = c.num_heads_upsample == -1 ? c.num_heads : c.num_heads_upsample;
-  time_embed = register_module("time_embed", sequential({std::make_shared<Linear>(mc, emb_dim),
-                                                         std::make_shared<SiLU>(),
-                                                         std::make_shared<Linear>(emb_dim, emb_dim)}));
+  time_embed = register_module("time_embed", sequential({
+      std::make_shared<Linear>(mc, emb_dim), std::make_shared<SiLU>(),
+      std::make_shared<Linear>(emb_dim, emb_dim)}));
   if (c.num_classes > 0)
     label_emb = register_module("label_emb", std::make_shared<Embedding>(c.num_classes, emb_dim));
+  std::vector<int64_t> skip_channels;
+  int64_t ch = build_input_blocks(skip_channels);
+  middle_block = register_module("middle_block", timestep_sequential({
+      res_block(ch, ch), attention(ch, c.num_heads), res_block(ch, ch)}));
+  ch = build_output_blocks(ch, skip_channels);
+  out = register_module("out", sequential({
+      normalization(ch, c.num_groups), std::make_shared<SiLU>(),
+      zero_module(std::make_shared<Conv2d>(ch, c.out_channels, 3, 1, 1))}));
+}
 
-  ResBlockOptions rb{emb_dim, c.dropout, c.use_scale_shift_norm, c.use_checkpoint, c.num_groups};
-  auto res_block = [&](int64_t in, int64_t out) { return std::make_shared<ResBlock>(in, out, rb); };
-  auto attention = [&](int64_t ch, int64_t heads) {
-    return std::make_shared<AttentionBlock>(ch, heads, c.num_groups, c.use_checkpoint);
-  };
-
+// Level by level: num_res_blocks x [ResBlock (+ attention)], then a Downsample but at the
+// last level. Returns the width at the bottom; skip_channels gets each block's width.
+int64_t UNetModel::build_input_blocks(std::vector<int64_t>& skip_channels) {
+  const UNetConfig& c = config;
   input_list_ = register_module("input_blocks", std::make_shared<ModuleList>());
-  auto add_input = [&](const std::vector<std::shared_ptr<Module>>& layers) {
+  auto add = [&](const std::vector<std::shared_ptr<Module>>& layers, int64_t width) {
     input_blocks.push_back(timestep_sequential(layers));
     input_list_->push_back(input_blocks.back());
+    skip_channels.push_back(width);
   };
-  add_input({std::make_shared<Conv2d>(c.in_channels, mc, 3, 1, 1)});
-  std::vector<int64_t> skip_channels = {mc};
-  int64_t ch = mc, ds = 1;
+  int64_t ch = c.model_channels, ds = 1;
+  add({std::make_shared<Conv2d>(c.in_channels, ch, 3, 1, 1)}, ch);
   for (size_t level = 0; level < c.channel_mult.size(); ++level) {
     for (int64_t r = 0; r < c.num_res_blocks; ++r) {
-      std::vector<std::shared_ptr<Module>> layers = {res_block(ch, c.channel_mult[level] * mc)};
-      ch = c.channel_mult[level] * mc;
+      int64_t width = c.channel_mult[level] * c.model_channels;
+      std::vector<std::shared_ptr<Module>> layers = {res_block(ch, width)};
+      ch = width;
       if (contains(c.attention_resolutions, ds)) layers.push_back(attention(ch, c.num_heads));
-      add_input(layers);
-      skip_channels.push_back(ch);
+      add(layers, ch);
     }
     if (level + 1 < c.channel_mult.size()) {
-      add_input({std::make_shared<Downsample>(ch)});
-      skip_channels.push_back(ch);
+      add({std::make_shared<Downsample>(ch)}, ch);
       ds *= 2;
     }
   }
+  return ch;
+}
 
-  middle_block = register_module("middle_block", timestep_sequential({
-      res_block(ch, ch), attention(ch, c.num_heads), res_block(ch, ch)}));
-
+// Deepest level first: (num_res_blocks + 1) x [ResBlock on cat(h, skip) (+ attention)], the
+// last of each level but level 0 followed by an Upsample. Returns the final width.
+int64_t UNetModel::build_output_blocks(int64_t ch, std::vector<int64_t>& skip_channels) {
+  const UNetConfig& c = config;
+  const int64_t heads = c.num_heads_upsample == -1 ? c.num_heads : c.num_heads_upsample;
+  int64_t ds = int64_t(1) << num_downsamples();
   output_list_ = register_module("output_blocks", std::make_shared<ModuleList>());
   for (size_t level = c.channel_mult.size(); level-- > 0;) {
     for (int64_t i = 0; i <= c.num_res_blocks; ++i) {
-      std::vector<std::shared_ptr<Module>> layers = {
-          res_block(ch + skip_channels.back(), c.channel_mult[level] * mc)};
+      int64_t width = c.channel_mult[level] * c.model_channels;
+      std::vector<std::shared_ptr<Module>> layers = {res_block(ch + skip_channels.back(), width)};
       skip_channels.pop_back();
-      ch = c.channel_mult[level] * mc;
-      if (contains(c.attention_resolutions, ds)) layers.push_back(attention(ch, heads_up));
+      ch = width;
+      if (contains(c.attention_resolutions, ds)) layers.push_back(attention(ch, heads));
       if (level > 0 && i == c.num_res_blocks) {
         layers.push_back(std::make_shared<Upsample>(ch));
         ds /= 2;
@@ -124,10 +146,7 @@ UNetModel::UNetModel(const UNetConfig& c) : config(c) {
       output_list_->push_back(output_blocks.back());
     }
   }
-
-  out = register_module("out", sequential({
-      normalization(ch, c.num_groups), std::make_shared<SiLU>(),
-      zero_module(std::make_shared<Conv2d>(ch, c.out_channels, 3, 1, 1))}));
+  return ch;
 }
 
 void UNetModel::check_inputs(const Tensor& x, const Tensor& timesteps, const Tensor& y) const {

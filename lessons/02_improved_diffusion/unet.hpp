@@ -65,6 +65,10 @@ class UNetModel : public Module {
   std::shared_ptr<Sequential> out;
 
  private:
+  int64_t build_input_blocks(std::vector<int64_t>& skip_channels);
+  int64_t build_output_blocks(int64_t channels, std::vector<int64_t>& skip_channels);
+  std::shared_ptr<ResBlock> res_block(int64_t in, int64_t out) const;
+  std::shared_ptr<AttentionBlock> attention(int64_t channels, int64_t heads) const;
   void check_inputs(const Tensor& x, const Tensor& timesteps, const Tensor& y) const;
   std::shared_ptr<ModuleList> input_list_, output_list_;  // hold the blocks' names
 };

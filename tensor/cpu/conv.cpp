@@ -134,6 +134,7 @@ void im2col_shifted_plane(const ConvGeometry& g, const Tap& t, const float* imag
 
 // columns[(c, ki, kj)][(oy, ox)] = image[c][oy s + ki d - p][ox s + kj d - p], 0 in padding.
 void im2col(const ConvGeometry& g, const float* image, float* columns) {
+  // BEGIN EXERCISE 00.3 im2col
   const int64_t positions = g.out_h * g.out_w, width = g.out_w, stride = g.stride;
   const bool shifted_planes = g.stride == 1 && g.out_w == g.in_w;
   for_each_tap(g, [&](const Tap& t) {
@@ -151,6 +152,7 @@ void im2col(const ConvGeometry& g, const float* image, float* columns) {
       std::fill(out + t.xs.hi, out + width, 0.f);
     }
   });
+  // END EXERCISE
 }
 
 // The transpose of im2col: each column entry inside the image is added back onto the pixel

@@ -94,6 +94,7 @@ void group_norm_forward(const float* x, const float* weight, const float* bias, 
 void group_norm_backward(const float* x, const float* weight, const float* mean,
                          const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, int64_t N, int64_t C, int64_t S, int64_t G) {
+  // BEGIN EXERCISE 01.6 GroupNorm's backward (#3-the-model)
   const int64_t channels_per_group = C / G, m = channels_per_group * S;
 #pragma omp parallel for if (N * C * S > kParallelGrain)
   for (int64_t ng = 0; ng < N * G; ++ng) {
@@ -121,6 +122,7 @@ void group_norm_backward(const float* x, const float* weight, const float* mean,
     }
   }
   if (dweight || dbias) group_norm_affine_grads(x, mean, rstd, dy, dweight, dbias, N, C, S, G);
+  // END EXERCISE
 }
 
 void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,

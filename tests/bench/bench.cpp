@@ -7,11 +7,15 @@
 // size, read from /proc/self/status (VmHWM), is its own. The case runs `warmup` untimed
 // steps, then `repeat` timed ones, and reports
 //   {"case", "ms_per_step" (the median), "min_ms", "max_ms", "images_per_s", "gflops",
-//    "peak_rss_mb", "steps", "threads", "framework"}
+//    "peak_rss_mb", "cpu_ms", "steps", "threads", "framework"}
+// cpu_ms is the median CPU time per step summed over threads: on a machine shared with other
+// work it is steadier than wall time (run with OMP_WAIT_POLICY=passive so that waiting
+// threads sleep rather than spin).
 // tests/bench/bench_torch.py prints the same for PyTorch; tests/bench/compare.sh tables both.
 #include <fnmatch.h>
 #include <omp.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +59,13 @@ double peak_rss_mb() {
   return 0;
 }
 
+// CPU time of this process (all threads) in milliseconds.
+double cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -69,22 +80,24 @@ void measure(const BenchCase& c, const Options& o) {
     if (step.prepare) step.prepare();
     step.run();
   }
-  std::vector<double> ms;
+  std::vector<double> ms, cpu;
   for (int i = 0; i < o.repeat; ++i) {
     if (step.prepare) step.prepare();
     auto start = Clock::now();
+    double cpu_start = cpu_ms();
     step.run();
+    cpu.push_back(cpu_ms() - cpu_start);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
   double mid = median(ms);
   char gflops[32] = "null";
   if (c.flops > 0) std::snprintf(gflops, sizeof gflops, "%.1f", c.flops / (mid * 1e6));
   std::printf("{\"case\":\"%s\",\"ms_per_step\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,"
-              "\"images_per_s\":%.1f,\"gflops\":%s,\"peak_rss_mb\":%.1f,\"steps\":%d,"
-              "\"threads\":%d,\"framework\":\"tinydiff\"}\n",
+              "\"images_per_s\":%.1f,\"gflops\":%s,\"peak_rss_mb\":%.1f,\"cpu_ms\":%.3f,"
+              "\"steps\":%d,\"threads\":%d,\"framework\":\"tinydiff\"}\n",
               c.name.c_str(), mid, *std::min_element(ms.begin(), ms.end()),
               *std::max_element(ms.begin(), ms.end()), c.images * 1000.0 / mid, gflops,
-              peak_rss_mb(), o.repeat, omp_get_max_threads());
+              peak_rss_mb(), median(cpu), o.repeat, omp_get_max_threads());
   std::fflush(stdout);
 }
 

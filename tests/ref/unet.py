@@ -51,7 +51,8 @@ class ResBlock(nn.Module):
                                        nn.Conv2d(channels, out_channels, 3, padding=1))
         emb_out = 2 * out_channels if scale_shift else out_channels
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, emb_out))
-        self.out_layers = nn.Sequential(group_norm(out_channels, groups), nn.SiLU(), nn.Dropout(0.0),
+        self.out_layers = nn.Sequential(group_norm(out_channels, groups), nn.SiLU(),
+                                        nn.Dropout(0.0),
                                         nn.Conv2d(out_channels, out_channels, 3, padding=1))
         self.skip_connection = (nn.Identity() if out_channels == channels
                                 else nn.Conv2d(channels, out_channels, 1))
@@ -228,9 +229,12 @@ def save_mixed(name, tensors, metadata):
     print(f"wrote {path} ({os.path.getsize(path)} bytes, {len(tensors)} tensors)")
 
 
+def randn(*shape, seed):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
 def main():
     store, meta = {}, {}
-    randn = lambda *shape, seed: torch.randn(*shape, generator=torch.Generator().manual_seed(seed))  # noqa: E731
     # Scale-shift norm, attention at 2x downsampling with 2 heads, 3 classes, learned sigma
     # (out_channels = 2 in_channels).
     full = dict(in_channels=3, model_channels=6, out_channels=6, num_res_blocks=1,

@@ -1,0 +1,328 @@
+"""PyTorch twin of build/bench (tests/bench/bench.cpp): the same cases, shapes and JSON lines.
+
+    /usr/bin/python3 tests/bench/bench_torch.py [--case PATTERN] [--repeat N] [--warmup N] [--list]
+
+Each case runs in a fresh interpreter, so its peak RSS (ru_maxrss) is its own. As DESIGN.md
+prescribes for a fair comparison on our VMs, that interpreter gets OPENBLAS_NUM_THREADS=1
+(no BLAS threads on top of PyTorch's own), torch.set_num_threads(OMP_NUM_THREADS or the core
+count, as tinydiff's OpenMP) and glibc malloc settings that keep freed memory instead of
+returning it to the OS (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); values already in the
+environment win. The models: ContextUnet is written below from the course's description (as
+tests/ref/contextunet.py, whose import would rewrite its fixture); the improved-diffusion UNet
+is tests/ref/unet.py's.
+"""
+import argparse
+import fnmatch
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
+
+CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "4294967296",
+             "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+
+
+# ---- ContextUnet ("How Diffusion Models Work"), with the course's module names ----
+def conv_bn_gelu(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1), nn.BatchNorm2d(cout), nn.GELU())
+
+
+class ResidualConvBlock(nn.Module):
+    def __init__(self, cin, cout, is_res=False):
+        super().__init__()
+        self.is_res, self.same = is_res, cin == cout
+        self.conv1, self.conv2 = conv_bn_gelu(cin, cout), conv_bn_gelu(cout, cout)
+        if is_res and not self.same:
+            self.shortcut = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x):
+        x2 = self.conv2(self.conv1(x))
+        if not self.is_res:
+            return x2
+        return ((x if self.same else self.shortcut(x)) + x2) / 1.414
+
+
+class UnetUp(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.model = nn.Sequential(nn.ConvTranspose2d(cin, cout, 2, 2),
+                                   ResidualConvBlock(cout, cout), ResidualConvBlock(cout, cout))
+
+    def forward(self, x, skip):
+        return self.model(torch.cat((x, skip), 1))
+
+
+def embed_fc(din, demb):
+    return nn.Sequential(nn.Linear(din, demb), nn.GELU(), nn.Linear(demb, demb))
+
+
+class ContextUnet(nn.Module):
+    def __init__(self, cin, n, n_cfeat, h):
+        super().__init__()
+        q = h // 4
+        self.n, self.n_cfeat = n, n_cfeat
+        self.init_conv = ResidualConvBlock(cin, n, is_res=True)
+        self.down1 = nn.Sequential(ResidualConvBlock(n, n), ResidualConvBlock(n, n), nn.MaxPool2d(2))
+        self.down2 = nn.Sequential(ResidualConvBlock(n, 2 * n), ResidualConvBlock(2 * n, 2 * n),
+                                   nn.MaxPool2d(2))
+        self.to_vec = nn.Sequential(nn.AvgPool2d(q), nn.GELU())
+        self.timeembed1, self.timeembed2 = embed_fc(1, 2 * n), embed_fc(1, n)
+        self.contextembed1, self.contextembed2 = embed_fc(n_cfeat, 2 * n), embed_fc(n_cfeat, n)
+        self.up0 = nn.Sequential(nn.ConvTranspose2d(2 * n, 2 * n, q, q), nn.GroupNorm(8, 2 * n),
+                                 nn.ReLU())
+        self.up1, self.up2 = UnetUp(4 * n, n), UnetUp(2 * n, n)
+        self.out = nn.Sequential(nn.Conv2d(2 * n, n, 3, 1, 1), nn.GroupNorm(8, n), nn.ReLU(),
+                                 nn.Conv2d(n, cin, 3, 1, 1))
+
+    def forward(self, x, t, c):
+        n = self.n
+        h = self.init_conv(x)
+        d1 = self.down1(h)
+        d2 = self.down2(d1)
+        hidden = self.to_vec(d2)
+        t = t.view(-1, 1)
+        cemb1 = self.contextembed1(c).view(-1, 2 * n, 1, 1)
+        temb1 = self.timeembed1(t).view(-1, 2 * n, 1, 1)
+        cemb2 = self.contextembed2(c).view(-1, n, 1, 1)
+        temb2 = self.timeembed2(t).view(-1, n, 1, 1)
+        u1 = self.up0(hidden)
+        u2 = self.up1(cemb1 * u1 + temb1, d2)
+        u3 = self.up2(cemb2 * u2 + temb2, d1)
+        return self.out(torch.cat((u3, h), 1))
+
+
+def course_alpha_bar(T, beta1=1e-4, beta2=0.02):
+    """The course's schedule (diffusion/schedule.hpp: linear_schedule_course)."""
+    beta = (beta2 - beta1) * torch.linspace(0, 1, T + 1, dtype=torch.float64) + beta1
+    ab = torch.cumsum(torch.log(1 - beta), 0).exp()
+    ab[0] = 1
+    return ab.float()
+
+
+def conv_flops(batch, cin, cout, side, kernel):
+    return 2.0 * batch * cout * side * side * cin * kernel * kernel
+
+
+def contextunet_forward_flops(cin, n, h, batch):
+    """Forward FLOPs of the convolutions, as tests/bench/cases_models.cpp counts them."""
+    c3 = lambda a, b, s: conv_flops(batch, a, b, s, 3)  # noqa: E731
+    q = h // 4
+    return (c3(cin, n, h) + c3(n, n, h) + conv_flops(batch, cin, n, h, 1)
+            + 4 * c3(n, n, h) + c3(n, 2 * n, h // 2) + 3 * c3(2 * n, 2 * n, h // 2)
+            + conv_flops(batch, 2 * n, 2 * n, 1, q)
+            + conv_flops(batch, n, 4 * n, q, 2) + 4 * c3(n, n, h // 2)
+            + conv_flops(batch, n, 2 * n, h // 2, 2) + 4 * c3(n, n, h)
+            + c3(2 * n, n, h) + c3(n, cin, h))
+
+
+# ---- cases: name -> (images per step, flops per step or 0, setup() -> (prepare, run)) ----
+def rand(shape):
+    return torch.rand(shape) * 2 - 1
+
+
+def forward_case(shapes, f):
+    def setup():
+        xs = [rand(s) for s in shapes]
+
+        def run():
+            with torch.no_grad():
+                f(*xs)
+        return None, run
+    return setup
+
+
+def backward_case(shapes, f):
+    def setup():
+        xs = [rand(s).requires_grad_() for s in shapes]
+        grad_out = rand(f(*xs).shape)
+        state = {}
+
+        def prepare():
+            for x in xs:
+                x.grad = None
+            state["out"] = f(*xs)
+
+        def run():
+            state["out"].backward(grad_out)
+        return prepare, run
+    return setup
+
+
+def op_cases(cases):
+    convs = [(100, 3, 64, 16, 3), (100, 64, 64, 16, 3), (100, 64, 128, 8, 3), (100, 128, 128, 8, 3),
+             (100, 128, 64, 16, 3), (100, 3, 64, 16, 1), (100, 1, 64, 28, 3), (100, 64, 64, 28, 3),
+             (100, 128, 128, 14, 3), (64, 32, 32, 28, 3), (64, 64, 64, 14, 3)]
+    for b, cin, cout, side, k in convs:
+        suffix = f"{cin}x{cout}_{side}x{side}_b{b}" + ("_1x1" if k == 1 else "")
+        shapes = [(b, cin, side, side), (cout, cin, k, k), (cout,)]
+        f = lambda x, w, bias, p=k // 2: F.conv2d(x, w, bias, 1, p)  # noqa: E731
+        flops = conv_flops(b, cin, cout, side, k)
+        cases["conv2d_fwd_" + suffix] = (b, flops, forward_case(shapes, f))
+        cases["conv2d_bwd_" + suffix] = (b, 2 * flops, backward_case(shapes, f))
+    shapes = [(100, 256, 4, 4), (256, 64, 2, 2), (64,)]
+    f = lambda x, w, bias: F.conv_transpose2d(x, w, bias, 2)  # noqa: E731
+    flops = conv_flops(100, 64, 256, 4, 2)
+    cases["conv_transpose2d_fwd_256x64_4x4_b100"] = (100, flops, forward_case(shapes, f))
+    cases["conv_transpose2d_bwd_256x64_4x4_b100"] = (100, 2 * flops, backward_case(shapes, f))
+    gn8, gn32 = [(100, 64, 16, 16), (64,), (64,)], [(64, 64, 14, 14), (64,), (64,)]
+    group8 = lambda x, w, b: F.group_norm(x, 8, w, b)  # noqa: E731
+    group32 = lambda x, w, b: F.group_norm(x, 32, w, b)  # noqa: E731
+    batch = lambda x, w, b: F.batch_norm(x, None, None, w, b, True)  # noqa: E731
+    cases["group_norm_fwd_g8_64x16x16_b100"] = (100, 0, forward_case(gn8, group8))
+    cases["group_norm_bwd_g8_64x16x16_b100"] = (100, 0, backward_case(gn8, group8))
+    cases["group_norm_bwd_g32_64x14x14_b64"] = (64, 0, backward_case(gn32, group32))
+    cases["batch_norm_fwd_64x16x16_b100"] = (100, 0, forward_case(gn8, batch))
+    cases["batch_norm_bwd_64x16x16_b100"] = (100, 0, backward_case(gn8, batch))
+    cases["gelu_bwd_64x16x16_b100"] = (100, 0, backward_case([(100, 64, 16, 16)], F.gelu))
+    for side in (7, 14):
+        qkv = [(64, 4, side * side, 16)] * 3
+        attn = lambda q, k, v: torch.softmax(q * 0.25 @ k.transpose(-1, -2), -1) @ v  # noqa: E731
+        flops = 4.0 * 64 * 4 * (side * side) ** 2 * 16
+        if side == 7:
+            cases["attention_fwd_c64_7x7_b64"] = (64, flops, forward_case(qkv, attn))
+        cases[f"attention_bwd_c64_{side}x{side}_b64"] = (64, 2 * flops, backward_case(qkv, attn))
+    cases["gemm_1024"] = (0, 2.0 * 1024 ** 3, forward_case([(1024, 1024)] * 2, torch.matmul))
+
+
+def contextunet_train(cin, side, ncls, batch):
+    def setup():
+        torch.manual_seed(0)
+        model = ContextUnet(cin, 64, ncls, side)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        ab = course_alpha_bar(500)
+        x0 = rand((batch, cin, side, side))
+        context = F.one_hot(torch.randint(0, ncls, (batch,)), ncls).float()
+
+        def run():  # lessons/01_contextunet/lesson.cpp: diffusion_loss, then Adam
+            c = context * (torch.rand(batch, 1) < 0.9).float()
+            noise = torch.randn_like(x0)
+            t = torch.randint(1, 501, (batch,))
+            a = ab[t].view(-1, 1, 1, 1)
+            x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+            loss = F.mse_loss(model(x_t, t / 500.0, c), noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+        return None, run
+    return (batch, 3 * contextunet_forward_flops(cin, 64, side, batch), setup)
+
+
+def ddim_sample(batch=50, steps=20, T=500):
+    def setup():
+        torch.manual_seed(0)
+        model = ContextUnet(3, 64, 5, 16).eval()
+        ab = course_alpha_bar(T).tolist()
+        context = F.one_hot(torch.arange(batch) // (batch // 5), 5).float()
+        tau = [i * T // steps for i in range(steps + 1)]
+
+        def run():  # diffusion/sampler.cpp: sample_ddim with eta 0, no guidance
+            with torch.no_grad():
+                x = torch.randn(batch, 3, 16, 16)
+                for i in range(steps, 0, -1):
+                    t, tp = tau[i], tau[i - 1]
+                    eps = model(x, torch.full((batch,), t / T), context)
+                    x0 = (x - (1 - ab[t]) ** 0.5 * eps) / ab[t] ** 0.5
+                    x = x0 * ab[tp] ** 0.5 + eps * (1 - ab[tp]) ** 0.5
+        return None, run
+    return (batch, steps * contextunet_forward_flops(3, 64, 16, batch), setup)
+
+
+def unet_train(batch=64, T=1000):
+    def setup():
+        from unet import UNetModel
+        torch.manual_seed(0)
+        model = UNetModel(in_channels=1, model_channels=32, out_channels=1, num_res_blocks=2,
+                          attention_resolutions=[4], channel_mult=[1, 2, 2], num_classes=10,
+                          num_heads=4, scale_shift=True, groups=32)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        ab = course_alpha_bar(T)
+        x0 = rand((batch, 1, 28, 28))
+        y = torch.randint(0, 10, (batch,)).float()
+
+        def run():  # tests/bench/cases_models.cpp: L_simple, then AdamW
+            noise = torch.randn_like(x0)
+            t = torch.randint(0, T, (batch,))
+            a = ab[t + 1].view(-1, 1, 1, 1)
+            x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+            loss = F.mse_loss(model(x_t, t.float(), y), noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+        return None, run
+    return (batch, 0, setup)
+
+
+def all_cases():
+    cases = {}
+    op_cases(cases)
+    cases["contextunet_train_sprites_b100"] = contextunet_train(3, 16, 5, 100)
+    cases["contextunet_train_mnist_b100"] = contextunet_train(1, 28, 10, 100)
+    cases["ddim_sample_sprites"] = ddim_sample()
+    cases["unet_train_mnist_b64"] = unet_train()
+    return cases
+
+
+def measure(name, images, flops, setup, repeat, warmup):
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
+    prepare, run = setup()
+    for _ in range(warmup):
+        prepare and prepare()
+        run()
+    ms, cpu = [], []
+    for _ in range(repeat):
+        prepare and prepare()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        run()
+        cpu.append((time.process_time() - cpu_start) * 1e3)
+        ms.append((time.perf_counter() - start) * 1e3)
+    mid = statistics.median(ms)
+    print(json.dumps({"case": name, "ms_per_step": round(mid, 3), "min_ms": round(min(ms), 3),
+                      "max_ms": round(max(ms), 3), "images_per_s": round(images * 1e3 / mid, 1),
+                      "gflops": round(flops / (mid * 1e6), 1) if flops else None,
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                      "cpu_ms": round(statistics.median(cpu), 3), "steps": repeat,
+                      "threads": torch.get_num_threads(),
+                      "framework": "pytorch " + torch.__version__}, separators=(",", ":")),
+          flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--case", default="*", help="shell wildcard over case names")
+    p.add_argument("--repeat", type=int, default=10, help="timed steps (the median is reported)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--list", action="store_true", help="print the matching case names")
+    p.add_argument("--run", help=argparse.SUPPRESS)  # internal: measure this case here
+    a = p.parse_args()
+    cases = all_cases()
+    if a.run:
+        measure(a.run, *cases[a.run], a.repeat, a.warmup)
+        return 0
+    names = [n for n in cases if fnmatch.fnmatchcase(n, a.case)]
+    if not names:
+        sys.exit(f"bench_torch: no case matches '{a.case}' (see --list)")
+    env = {**CHILD_ENV, **os.environ}
+    failures = 0
+    for name in names:
+        if a.list:
+            print(name)
+            continue
+        cmd = [sys.executable, os.path.abspath(__file__), "--run", name,
+               "--repeat", str(a.repeat), "--warmup", str(a.warmup)]
+        failures += subprocess.run(cmd, env=env).returncode != 0
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

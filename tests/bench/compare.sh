@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# tinydiff vs PyTorch on the benchmark cases, one case at a time, alternating the two so that
+# both see the same background load (make bench-compare runs this).
+#
+#   tests/bench/compare.sh [BUILD_DIR] [CASE_PATTERN]
+#
+# Environment: BENCH_ARGS (default "--repeat 10 --warmup 3") goes to both benchmarks;
+# PYTHON (default /usr/bin/python3, Debian's PyTorch). The JSON lines of each side are kept in
+# BUILD_DIR/bench-tinydiff.jsonl and BUILD_DIR/bench-pytorch.jsonl; the table goes to stdout.
+# ratio = tinydiff ms / PyTorch ms (below 1: tinydiff is faster).
+set -euo pipefail
+
+build=${1:-build}
+pattern=${2:-*}
+python=${PYTHON:-/usr/bin/python3}
+args=${BENCH_ARGS:---repeat 10 --warmup 3}
+here=$(cd "$(dirname "$0")" && pwd)
+ours="$build/bench"
+theirs="$here/bench_torch.py"
+[ -x "$ours" ] || { echo "compare.sh: $ours not found (run make first)" >&2; exit 1; }
+
+ours_jsonl="$build/bench-tinydiff.jsonl"
+theirs_jsonl="$build/bench-pytorch.jsonl"
+: > "$ours_jsonl"
+: > "$theirs_jsonl"
+torch_cases=$("$python" "$theirs" --list)
+for c in $("$ours" --list --case "$pattern"); do
+  # shellcheck disable=SC2086
+  "$ours" --case "$c" $args >> "$ours_jsonl" || echo "compare.sh: tinydiff failed on $c" >&2
+  if grep -qx "$c" <<< "$torch_cases"; then
+    # shellcheck disable=SC2086
+    "$python" "$theirs" --case "$c" $args >> "$theirs_jsonl" || echo "compare.sh: PyTorch failed on $c" >&2
+  fi
+done
+
+"$python" - "$ours_jsonl" "$theirs_jsonl" <<'EOF'
+import json, sys
+
+def read(path):
+    rows = {}
+    for line in open(path):
+        if line.startswith("{"):
+            r = json.loads(line)
+            rows[r["case"]] = r
+    return rows
+
+ours, theirs = read(sys.argv[1]), read(sys.argv[2])
+head = ("case", "tinydiff ms", "PyTorch ms", "ratio", "tinydiff img/s", "PyTorch img/s",
+        "tinydiff RSS MB", "PyTorch RSS MB")
+print("| " + " | ".join(head) + " |")
+print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+for name, a in ours.items():
+    b = theirs.get(name)
+    cell = lambda r, k, f: (f % r[k]) if r and r.get(k) is not None else "-"
+    ratio = "%.2f" % (a["ms_per_step"] / b["ms_per_step"]) if b else "-"
+    print("| " + " | ".join([name, cell(a, "ms_per_step", "%.1f"), cell(b, "ms_per_step", "%.1f"),
+                             ratio, cell(a, "images_per_s", "%.0f"), cell(b, "images_per_s", "%.0f"),
+                             cell(a, "peak_rss_mb", "%.0f"), cell(b, "peak_rss_mb", "%.0f")]) + " |")
+EOF
