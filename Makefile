@@ -28,13 +28,16 @@ LIB_DIRS := tensor tensor/cpu autograd autograd/ops nn nn/functional diffusion l
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp)) \
             $(filter-out %/main.cpp,$(wildcard lessons/[0-9][0-9]_*/*.cpp))
 
+# sm_90 (H100/H200) plus its PTX; another GPU: make CUDA=1 CUDA_ARCH=80 (A100), 89 (RTX 40xx)
+CUDA_ARCH ?= 90
 ifeq ($(CUDA),1)
   CXXFLAGS += -DTINYDIFF_CUDA -I/usr/local/cuda/include
   LDLIBS   += -L/usr/local/cuda/lib64 -lcudart -lcublas
   CU_SRC   := $(wildcard tensor/cuda/*.cu)
   NVFLAGS  := -std=c++17 -O3 -ccbin $(CXX) -DTINYDIFF_CUDA -I. -I/usr/include/eigen3 \
               --expt-relaxed-constexpr -diag-suppress 20012 \
-              -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -MMD -MP
+              -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
+              -gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH) -MMD -MP
 endif
 
 OBJ      := $(BUILD)/obj

@@ -60,7 +60,7 @@ int eval(const std::vector<std::string>& args) {
   f.add_int("n", 500, "number of samples (a multiple of the number of classes)");
   f.add_choice("sampler", "ddim", {"ddpm", "ddim"}, "sampler");
   f.add_int("steps", 25, "DDIM steps");
-  f.add_float("w", 1.0, "classifier-free guidance weight");
+  f.add_float("w", 2.0, "classifier-free guidance weight");
   f.add_int("seed", 0, "seed of the starting noise and of the real-image draw");
   if (!f.parse(args)) return 0;
   NoGradGuard no_grad;

@@ -4,7 +4,8 @@
 #   (0) the markers pass lessons/classroom/lint_markers.py;
 #   (b) in this (solution) tree every exercise test passes;
 #   (a) the handout made by make_student.py, copied to a temporary folder, builds from scratch
-#       (`make -j2 build/tests` there: nothing is reused);
+#       (`make -j2 OPT=-O1 build/tests` there: nothing is reused; -O1 compiles
+#       faster and the exercise tests are small);
 #   (b) in the handout every test of the lesson's exercises fails, on one of its stubs;
 #   (c) in the handout the exercise tests of every other lesson pass (or skip, where they need
 #       an earlier lesson's stub: tests/exercises.hpp).
@@ -52,7 +53,8 @@ for lesson in $lessons; do
   echo "== lesson $lesson: handout in $tree"
   python3 "$classroom/make_student.py" --lesson "$lesson" --out "$tree" >/dev/null
   start=$SECONDS
-  if ! (cd "$tree" && make -j2 --no-print-directory build/tests) >"$scratch/build-$lesson.log" 2>&1; then
+  if ! (cd "$tree" && make -j2 --no-print-directory BUILD=build OPT=-O1 build/tests) \
+       >"$scratch/build-$lesson.log" 2>&1; then
     grep -E -A3 "error|Error" "$scratch/build-$lesson.log" | head -40 ||
       tail -30 "$scratch/build-$lesson.log"
     echo "check_handouts: FAILED: (a) lesson $lesson's handout does not compile" >&2

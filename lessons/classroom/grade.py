@@ -72,12 +72,16 @@ def run_doctest(tests: str, args: list, timeout: float, cwd: str):
 
 
 def list_tests(tests: str, suite: str, cwd: str) -> list:
+    """The names of the test cases in doctest suite `suite`."""
     with tempfile.TemporaryDirectory() as tmp:
         xml_path = os.path.join(tmp, "list.xml")
-        subprocess.run([tests, f"-ts={suite}", "--list-test-cases", "--reporters=xml",
-                        f"--out={xml_path}"], stdout=subprocess.DEVNULL, check=True, timeout=60,
-                       cwd=cwd)
-        report = ET.parse(xml_path).getroot()
+        try:
+            subprocess.run([tests, f"-ts={suite}", "--list-test-cases", "--reporters=xml",
+                            f"--out={xml_path}"], stdout=subprocess.DEVNULL, check=True,
+                           timeout=60, cwd=cwd)
+            report = ET.parse(xml_path).getroot()
+        except (OSError, subprocess.SubprocessError, ET.ParseError) as e:
+            fail(f"could not list the tests of {tests} ({e})")
     return [c.get("name") for c in report.iter("TestCase") if c.get("skipped") != "true"]
 
 
