@@ -24,9 +24,14 @@ std::map<std::string, Tensor> fixture_weights(const std::string& name) {
 
 // Gradients are sums over many products; an element near zero in a tensor whose entries reach
 // ~100 carries the absolute rounding error of its large neighbours. So the absolute tolerance
-// is relative to the tensor's largest entry: 1e-5 of it (and 1e-4 relative per element).
+// is relative to the tensor's largest entry (1e-5 of it), and the per-element relative one is
+// 1e-3: a whole-model gradient goes back through ~20 layers and BatchNorm over a batch of 3,
+// whose 1/std amplifies float32 rounding. Measured worst case: 6e-4 relative, on the time
+// embedding's first bias (a sum of three cancelling terms), after GELU's erf became the
+// vectorised normal_cdf of tensor/kernels/unary_math.hpp (itself accurate to ~1e-7). The
+// forward output is still held to 1e-4, and every op is checked alone at 1e-4 elsewhere.
 void require_close_to_scale(const Tensor& actual, const Tensor& expected, const std::string& what) {
-  require_close(actual, expected, 1e-4, 1e-5 * max(abs(expected)).item(), what);
+  require_close(actual, expected, 1e-3, 1e-5 * max(abs(expected)).item(), what);
 }
 
 // A conv bias followed by a normalisation that subtracts each channel's own mean has a true
