@@ -76,14 +76,19 @@ BenchCase ddim_sample_case() {
 
 // improved-diffusion's UNet on MNIST: model_channels 32, channel_mult (1, 2, 2), 2 res blocks,
 // attention at 7x7 (4 heads), scale-shift norm, class-conditional; L_simple with AdamW.
-BenchCase unet_train_case() {
+// With use_checkpoint, every ResBlock and AttentionBlock recomputes its forward in backward
+// (gradient checkpointing): the pair of cases shows the memory saved (peak_rss_mb) and the
+// time it costs (ms_per_step).
+BenchCase unet_train_case(bool use_checkpoint) {
   const int64_t batch = 64, T = 1000;
-  return {"unet_train_mnist_b64", double(batch), 0, [=]() {
+  std::string name = use_checkpoint ? "unet_train_mnist_b64_checkpoint" : "unet_train_mnist_b64";
+  return {name, double(batch), 0, [=]() {
             manual_seed(0);
             lesson02::UNetConfig c;
             c.in_channels = 1, c.model_channels = 32, c.out_channels = 1, c.num_res_blocks = 2;
             c.attention_resolutions = {4}, c.channel_mult = {1, 2, 2}, c.num_classes = 10;
             c.num_heads = 4, c.use_scale_shift_norm = true, c.num_groups = 32;
+            c.use_checkpoint = use_checkpoint;
             auto model = std::make_shared<lesson02::UNetModel>(c);
             AdamWOptions options;
             options.lr = 1e-4;
@@ -116,7 +121,7 @@ BenchCase unet_train_case() {
 std::vector<BenchCase> model_cases() {
   return {contextunet_train_case("contextunet_train_sprites_b100", "sprites", 100),
           contextunet_train_case("contextunet_train_mnist_b100", "mnist", 100),
-          ddim_sample_case(), unet_train_case()};
+          ddim_sample_case(), unet_train_case(false), unet_train_case(true)};
 }
 
 }  // namespace tinydiff::bench
