@@ -1,17 +1,24 @@
-// CPU convolution: im2col / col2im plus Eigen GEMM (cpu::gemm).
+// CPU convolution: im2col / col2im plus our GEMM (tensor/cpu/gemm.hpp).
 //
 // Fast paths, chosen for the lesson models (batch ~100, 16x16 or 28x28 images, 3x3 convs):
 //  - The batch is split across OpenMP threads, one image at a time per thread. Each thread
 //    unrolls its image into its own column buffer, which is still in cache when its
-//    single-threaded GEMM reads it (Eigen runs serially inside a parallel region), and the
-//    GEMM writes straight into the image's slice of the output: no transpose afterwards.
-//    A batch of one runs serially and lets Eigen parallelise the GEMM instead.
+//    single-threaded GEMM reads it, and the GEMM writes straight into the image's slice of
+//    the output: no transpose afterwards.
+//  - The weights are packed into the GEMM micro-kernel's layout once per call, not once per
+//    image, and the GEMM reads the column buffer where it lies instead of copying it into
+//    panels: packing was a third of the forward's time.
+//  - Stride-1 convolutions as wide as their input (3x3 with padding 1) write no column
+//    buffer at all: the GEMM reads im2col's entries straight from the image, given zero rows
+//    above and below (tensor/cpu/conv_implicit.hpp), for the forward and the weight gradient.
+//  - A stride-1 convolution's input gradient runs as a forward convolution with flipped
+//    kernels (see input_gradient_is_a_convolution), which needs no col2im.
 //  - 1x1 convolutions with stride 1 and no padding skip im2col: the image (C, H W) already
 //    is its column matrix.
 //  - With stride 1 and an output as wide as the input (3x3, padding 1), each kernel tap's
 //    columns are one shifted copy of a channel plane: one memcpy per tap, not one per row.
-//  - Column, product and partial-sum buffers are per-thread and only grow, so after the
-//    first training step no memory is allocated here.
+//  - Column, product, packed and partial-sum buffers are per-thread and only grow, so after
+//    the first training step no memory is allocated here.
 //  - The bias initialises the output and the GEMM accumulates onto it (beta = 1).
 #include "tensor/kernels/conv.hpp"
 
@@ -20,6 +27,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/cpu/conv_implicit.hpp"
+#include "tensor/cpu/gemm.hpp"
 #include "tensor/kernels/matmul.hpp"
 
 namespace tinydiff {
@@ -45,10 +54,10 @@ struct Dims {
                   g.in_h == g.out_h && g.in_w == g.out_w) {}
 };
 
-// A per-thread buffer of at least `numel` floats that only grows. Slot 0 holds columns,
-// slot 1 one image's weight-gradient product.
-float* scratch(int64_t numel, int slot) {
-  thread_local std::vector<float> buffers[2];
+// Per-thread buffers of at least `numel` floats that only grow, one per use.
+enum Slot { kColumns, kProduct, kPackedWeights, kFlippedWeights, kPackedGrad, kSlots };
+float* scratch(int64_t numel, Slot slot) {
+  thread_local std::vector<float> buffers[kSlots];
   std::vector<float>& b = buffers[slot];
   if (int64_t(b.size()) < numel) b.resize(numel);
   return b.data();
@@ -90,17 +99,26 @@ struct Tap {
   Range ys, xs;
 };
 
+// Calls fn(tap) for every tap, channel by channel. A tap's offsets and valid ranges depend
+// only on (ki, kj), so they are computed once per kernel position rather than per channel
+// (their integer divisions cost a tenth of a forward pass when done per tap).
 template <class Fn>
 void for_each_tap(const ConvGeometry& g, Fn&& fn) {
+  std::vector<Tap> kernel;  // the taps of channel 0
+  for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+    int64_t y_offset = ki * g.dilation - g.padding;
+    Range ys = valid_range(y_offset, g.stride, g.in_h, g.out_h);
+    for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+      int64_t x_offset = kj * g.dilation - g.padding;
+      Range xs = valid_range(x_offset, g.stride, g.in_w, g.out_w);
+      kernel.push_back(Tap{0, ki * g.kernel_w + kj, y_offset, x_offset, ys, xs});
+    }
+  }
+  const int64_t taps = int64_t(kernel.size());
   for (int64_t c = 0; c < g.in_channels; ++c)
-    for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-      int64_t y_offset = ki * g.dilation - g.padding;
-      Range ys = valid_range(y_offset, g.stride, g.in_h, g.out_h);
-      for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-        int64_t x_offset = kj * g.dilation - g.padding;
-        Range xs = valid_range(x_offset, g.stride, g.in_w, g.out_w);
-        fn(Tap{c, (c * g.kernel_h + ki) * g.kernel_w + kj, y_offset, x_offset, ys, xs});
-      }
+    for (Tap t : kernel) {
+      t.channel = c, t.row += c * taps;
+      fn(t);
     }
 }
 
@@ -124,9 +142,12 @@ void im2col_shifted_plane(const ConvGeometry& g, const Tap& t, const float* imag
   // Clipping to the plane only drops entries that are padding columns anyway.
   int64_t first = std::max(begin, -shift), last = std::min(end, plane_size - shift);
   if (first < last) std::copy(plane + first + shift, plane + last + shift, column + first);
+  // Plain loops, not std::fill: they zero one or two entries per row, and a call per row
+  // made this fix-up cost more than the copy.
   for (int64_t oy = t.ys.lo; oy < t.ys.hi; ++oy) {
-    std::fill(column + oy * width, column + oy * width + t.xs.lo, 0.f);
-    std::fill(column + oy * width + t.xs.hi, column + (oy + 1) * width, 0.f);
+    float* row = column + oy * width;
+    for (int64_t x = 0; x < t.xs.lo; ++x) row[x] = 0.f;
+    for (int64_t x = t.xs.hi; x < width; ++x) row[x] = 0.f;
   }
 }
 
@@ -177,34 +198,95 @@ namespace {
 // this thread's scratch buffer. image (C_in, H, W) -> (C_in kh kw, L)
 const float* unrolled(const ConvGeometry& g, const Dims& d, const float* image) {
   if (d.pointwise) return image;
-  float* buffer = scratch(g.groups * d.patch * d.positions, 0);
+  float* buffer = scratch(g.groups * d.patch * d.positions, kColumns);
   im2col(g, image, buffer);
   return buffer;
 }
 }  // namespace
 
-// y_n[group] (out_group, L) = W[group] (out_group, K) @ im2col(x_n)[group] (K, L) + b
-void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+namespace {
+
+// Each group's weights W[group] (out_group, K) packed for the GEMM micro-kernel
+// (tensor/cpu/gemm.hpp), once per call: every image (and thread) reads the same copy.
+// weight (C_out, C_in/groups, kh, kw) -> the calling thread's kPackedWeights buffer
+const float* packed_weights(const ConvGeometry& g, const Dims& d, const float* weight) {
+  const int64_t size = packed_a_size(d.out_group, d.patch);
+  float* packed = scratch(g.groups * size, kPackedWeights);
+  for (int64_t k = 0; k < g.groups; ++k)
+    pack_a_panels(false, d.out_group, d.patch, weight + k * d.out_group * d.patch, d.patch,
+                  packed + k * size);
+  return packed;
+}
+
+// y_n[group] (out_group, L) = W[group] (out_group, K) @ im2col(x_n)[group] (K, L) + b, with
+// the weights packed by packed_weights. x (N, C_in, H, W) -> y (N, C_out, H_out, W_out)
+void forward_packed(const ConvGeometry& g, const float* x, const float* packed, const float* bias,
                     float* y) {
   const Dims d(g);
+  const int64_t size = packed_a_size(d.out_group, d.patch);
+  const bool implicit = implicit_forward_applies(g);
 #pragma omp parallel for schedule(static) if (g.batch > 1)
   for (int64_t n = 0; n < g.batch; ++n) {
     const float* xn = x + n * g.in_channels * d.pixels;
     float* yn = y + n * g.out_channels * d.positions;
-    const float* columns = unrolled(g, d, xn);
     if (bias) fill_rows(yn, bias, g.out_channels, d.positions);
+    if (implicit) {
+      implicit_forward_image(g, packed, xn, yn, bias ? 1.f : 0.f);
+      continue;
+    }
+    const float* columns = unrolled(g, d, xn);
     for (int64_t k = 0; k < g.groups; ++k)
-      matrix_product(false, false, d.out_group, d.positions, d.patch,
-                     weight + k * d.out_group * d.patch, d.patch,
-                     columns + k * d.patch * d.positions, d.positions,
-                     yn + k * d.out_group * d.positions, d.positions, bias ? 1.f : 0.f);
+      gemm_packed_a(packed + k * size, d.out_group, d.positions, d.patch, false,
+                    columns + k * d.patch * d.positions, d.positions,
+                    yn + k * d.out_group * d.positions, d.positions, 1.f, bias ? 1.f : 0.f);
   }
 }
 
+// The input gradient of a convolution with stride 1 and dilation 1 is itself such a
+// convolution, of G with each kernel flipped (rotated 180 degrees), input and output channels
+// swapped, and padding k - 1 - p (reading x = y + j - p backwards, y = x - j + p):
+//   dx[ci][y][x] = sum_{co, i, j} G[co][y - i + p][x - j + p] W[co][ci][i][j]
+//                = sum_{co, i, j} G[co][y + i - p'][x + j - p'] W[co][ci][k-1-i][k-1-j]
+// with p' = k - 1 - p.
+// So it runs on the forward path, whose GEMM reads a packed W, instead of GEMM + col2im.
+bool input_gradient_is_a_convolution(const ConvGeometry& g) {
+  return g.stride == 1 && g.dilation == 1 && g.groups == 1 && g.kernel_h == g.kernel_w &&
+         g.padding <= g.kernel_h - 1;
+}
+
+// The convolution above: its geometry and its weights W'[ci][co][i][j] = W[co][ci][k-1-i][k-1-j]
+// (flipping i and j reverses the tap index t = i k + j), packed.
+ConvGeometry flipped_geometry(const ConvGeometry& g) {
+  ConvGeometry t = g;
+  t.in_channels = g.out_channels, t.in_h = g.out_h, t.in_w = g.out_w;
+  t.out_channels = g.in_channels, t.out_h = g.in_h, t.out_w = g.in_w;
+  t.padding = g.kernel_h - 1 - g.padding;
+  return t;
+}
+const float* packed_flipped_weights(const ConvGeometry& g, const float* weight) {
+  const int64_t taps = g.kernel_h * g.kernel_w, c_in = g.in_channels, c_out = g.out_channels;
+  float* flipped = scratch(c_in * c_out * taps, kFlippedWeights);
+  for (int64_t ci = 0; ci < c_in; ++ci)
+    for (int64_t co = 0; co < c_out; ++co)
+      for (int64_t t = 0; t < taps; ++t)
+        flipped[(ci * c_out + co) * taps + t] = weight[(co * c_in + ci) * taps + taps - 1 - t];
+  return packed_weights(flipped_geometry(g), Dims(flipped_geometry(g)), flipped);
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+                    float* y) {
+  forward_packed(g, x, packed_weights(g, Dims(g), weight), bias, y);
+}
+
 // x_n = col2im(W^T y_n) + b: per group, columns (K, L) = W[group]^T (K, out_group) @
-// y_n[group] (out_group, L). Pointwise convs write W^T y_n straight into x_n.
+// y_n[group] (out_group, L). Pointwise convs write W^T y_n straight into x_n. Stride-1
+// convolutions take the flipped-kernel convolution above instead.
 void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* weight,
                            const float* bias, float* x) {
+  if (input_gradient_is_a_convolution(g))
+    return forward_packed(flipped_geometry(g), y, packed_flipped_weights(g, weight), bias, x);
   const Dims d(g);
 #pragma omp parallel for schedule(static) if (g.batch > 1)
   for (int64_t n = 0; n < g.batch; ++n) {
@@ -214,7 +296,7 @@ void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* w
       fill_rows(xn, bias, g.in_channels, d.pixels);
     else if (!d.pointwise)
       std::fill(xn, xn + g.in_channels * d.pixels, 0.f);
-    float* columns = d.pointwise ? xn : scratch(g.groups * d.patch * d.positions, 0);
+    float* columns = d.pointwise ? xn : scratch(g.groups * d.patch * d.positions, kColumns);
     float beta = d.pointwise && bias ? 1.f : 0.f;
     for (int64_t k = 0; k < g.groups; ++k)
       matrix_product(true, false, d.patch, d.positions, d.out_group,
@@ -230,11 +312,13 @@ void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* w
 // the partials are then added in thread order. Summing the batch in double leaves only the
 // rounding of each image's own product (half the error of a float sum for a batch of 100
 // 4x4 images), and the fixed order makes the result independent of thread timing.
+// The GEMM packs grad_y_n and reads the columns transposed, straight from im2col's buffer.
 void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* grad_y,
                             float* grad_weight) {
   const Dims d(g);
   const int64_t size = g.out_channels * d.patch;
   const int threads = g.batch > 1 ? omp_get_max_threads() : 1;
+  const bool implicit = implicit_weight_grad_applies(g);
   thread_local std::vector<double> partials;  // the calling thread's; grows like scratch()
   if (int64_t(partials.size()) < threads * size) partials.resize(threads * size);
   std::fill(partials.begin(), partials.begin() + threads * size, 0.0);
@@ -242,17 +326,25 @@ void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     double* partial = all_partials + omp_get_thread_num() * size;
-    float* product = scratch(size, 1);
+    float* product = scratch(size, kProduct);
+    float* packed_grad = scratch(packed_a_size(d.out_group, d.positions), kPackedGrad);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n) {
       const float* xn = x + n * g.in_channels * d.pixels;
       const float* yn = grad_y + n * g.out_channels * d.positions;
+      if (implicit) {  // product and partial hold the transposes, (K, C_out)
+        implicit_weight_grad_image(g, xn, yn, product);
+        for (int64_t i = 0; i < size; ++i) partial[i] += product[i];
+        continue;
+      }
       const float* columns = unrolled(g, d, xn);
-      for (int64_t k = 0; k < g.groups; ++k)
-        matrix_product(false, true, d.out_group, d.patch, d.positions,
-                       yn + k * d.out_group * d.positions, d.positions,
-                       columns + k * d.patch * d.positions, d.positions,
-                       product + k * d.out_group * d.patch, d.patch, 0.f);
+      for (int64_t k = 0; k < g.groups; ++k) {
+        pack_a_panels(false, d.out_group, d.positions, yn + k * d.out_group * d.positions,
+                      d.positions, packed_grad);
+        gemm_packed_a(packed_grad, d.out_group, d.patch, d.positions, true,
+                      columns + k * d.patch * d.positions, d.positions,
+                      product + k * d.out_group * d.patch, d.patch, 1.f, 0.f);
+      }
       for (int64_t i = 0; i < size; ++i) partial[i] += product[i];
     }
   }
@@ -260,7 +352,9 @@ void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* 
   for (int64_t i = 0; i < size; ++i) {
     double total = 0;
     for (int t = 0; t < threads; ++t) total += all_partials[t * size + i];
-    grad_weight[i] = float(total);
+    // the implicit path's sums are transposed: entry i is (k, co) = (i / C_out, i % C_out)
+    const int64_t at = implicit ? i % g.out_channels * d.patch + i / g.out_channels : i;
+    grad_weight[at] = float(total);
   }
 }
 

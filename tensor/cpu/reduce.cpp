@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "tensor/kernels/reduce.hpp"
+#include "tensor/kernels/unary_math.hpp"
 
 namespace tinydiff {
 namespace cpu {
@@ -58,8 +59,39 @@ void reduce(ReduceOp op, const float* in, float* out, int64_t outer, int64_t r, 
       out[o * inner + j] = reduce_column(op, in + o * r * inner + j, r, inner);
 }
 
+namespace {
+
+// softmax of each contiguous row of r (inner = 1, the usual case: attention weights): the
+// exponentials in one vectorised pass (exp_approx, not a libm call per element), summed in
+// double, then one pass to normalise.
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t r, bool log) {
+#pragma omp parallel for if (rows * r > kParallelGrain)
+  for (int64_t o = 0; o < rows; ++o) {
+    const float* px = x + o * r;
+    float* py = y + o * r;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < r; ++i) m = std::max(m, px[i]);
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < r; ++i) {
+      py[i] = math::exp_approx(px[i] - m);
+      s += py[i];
+    }
+    if (log) {
+      const float log_s = float(std::log(s));
+      for (int64_t i = 0; i < r; ++i) py[i] = px[i] - m - log_s;
+    } else {
+      const float inverse = float(1 / s);
+      for (int64_t i = 0; i < r; ++i) py[i] *= inverse;
+    }
+  }
+}
+
+}  // namespace
+
 // softmax_i = exp(x_i - max) / sum_j exp(x_j - max); subtracting the max avoids overflow.
 void softmax(const float* x, float* y, int64_t outer, int64_t r, int64_t inner, bool log) {
+  if (inner == 1) return softmax_rows(x, y, outer, r, log);
 #pragma omp parallel for collapse(2) if (outer * r * inner > kParallelGrain)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t j = 0; j < inner; ++j) {

@@ -2,7 +2,8 @@
 //   C_b = alpha * op(A_b) @ op(B_b) + beta * C_b,   op(X) = X or X^T
 // where op(A_b) is (m, k), op(B_b) is (k, n), C_b is (m, n); X_b = X + b * stride_x, and a
 // stride of 0 broadcasts one matrix over the batch. ld* are the row strides (leading
-// dimensions) of the matrices as stored (before op). The CPU version maps onto Eigen.
+// dimensions) of the matrices as stored (before op). The CPU version is our own blocked GEMM
+// (tensor/cpu/gemm.cpp).
 #pragma once
 #include <cstdint>
 

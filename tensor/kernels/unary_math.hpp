@@ -60,11 +60,10 @@ struct Relu { TD_HD static float f(float x, float, float) { return x > 0 ? x : 0
 // n = round(x / ln 2), |r| <= ln(2)/2, ln 2 split in two parts so that r is exact; e^r by its
 // Taylor series to r^7 (truncation error < 6e-9 relative); 2^n written into the exponent bits.
 // Adding 1.5 * 2^23 rounds x / ln 2 to an integer that lands in the low mantissa bits.
-// x is clamped to [-87, 88] (e^-87 is above the smallest normal float, e^88 below the
-// largest), so e^(-inf) gives e^-87 rather than 0; NaN passes through (comparisons are false).
-// Relative error < 1e-7 on [-87, 88].
-TD_HD float exp_approx(float x) {
-  x = x < -87.f ? -87.f : (x > 88.f ? 88.f : x);
+// Below -87.3 (where e^x leaves the normal floats) it returns 0, above 88.7 infinity, and NaN
+// passes through (comparisons with NaN are false). Relative error < 1e-7 in between.
+TD_HD float exp_approx(float x_in) {
+  const float x = x_in < -87.f ? -87.f : (x_in > 88.f ? 88.f : x_in);
   const float shifter = 12582912.f;  // 1.5 * 2^23
   const float shifted = fmaf(x, 1.44269504f, shifter);
   const float n = shifted - shifter;
@@ -83,7 +82,7 @@ TD_HD float exp_approx(float x) {
   bits = (bits - 0x4B400000u + 127u) << 23;
   float scale;
   memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return x_in < -87.33654f ? 0.f : (x_in > 88.72284f ? INFINITY : p * scale);
 }
 
 // The standard normal CDF Phi(x) = erfc(-x/sqrt 2)/2, vectorisable. erfc(z) for z = |x|/sqrt 2

@@ -71,7 +71,8 @@ class ContextUnet(nn.Module):
         q = h // 4
         self.n, self.n_cfeat = n, n_cfeat
         self.init_conv = ResidualConvBlock(cin, n, is_res=True)
-        self.down1 = nn.Sequential(ResidualConvBlock(n, n), ResidualConvBlock(n, n), nn.MaxPool2d(2))
+        self.down1 = nn.Sequential(ResidualConvBlock(n, n), ResidualConvBlock(n, n),
+                                   nn.MaxPool2d(2))
         self.down2 = nn.Sequential(ResidualConvBlock(n, 2 * n), ResidualConvBlock(2 * n, 2 * n),
                                    nn.MaxPool2d(2))
         self.to_vec = nn.Sequential(nn.AvgPool2d(q), nn.GELU())
@@ -237,13 +238,28 @@ def ddim_sample(batch=50, steps=20, T=500):
     return (batch, steps * contextunet_forward_flops(3, 64, 16, batch), setup)
 
 
-def unet_train(batch=64, T=1000):
+def checkpoint_blocks(model):
+    """Gradient checkpointing as improved-diffusion's use_checkpoint: every ResBlock and
+    AttentionBlock recomputes its forward during backward (non-reentrant, so that blocks whose
+    inputs need no gradient still give their parameters one)."""
+    import torch.utils.checkpoint
+    from unet import AttentionBlock, ResBlock
+    for m in model.modules():
+        if isinstance(m, (ResBlock, AttentionBlock)):
+            forward = m.forward
+            m.forward = lambda *args, f=forward: torch.utils.checkpoint.checkpoint(
+                f, *args, use_reentrant=False)
+
+
+def unet_train(batch=64, T=1000, use_checkpoint=False):
     def setup():
         from unet import UNetModel
         torch.manual_seed(0)
         model = UNetModel(in_channels=1, model_channels=32, out_channels=1, num_res_blocks=2,
                           attention_resolutions=[4], channel_mult=[1, 2, 2], num_classes=10,
                           num_heads=4, scale_shift=True, groups=32)
+        if use_checkpoint:
+            checkpoint_blocks(model)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         ab = course_alpha_bar(T)
         x0 = rand((batch, 1, 28, 28))
@@ -270,7 +286,12 @@ def all_cases():
     cases["contextunet_train_mnist_b100"] = contextunet_train(1, 28, 10, 100)
     cases["ddim_sample_sprites"] = ddim_sample()
     cases["unet_train_mnist_b64"] = unet_train()
+    cases["unet_train_mnist_b64_checkpoint"] = unet_train(use_checkpoint=True)
     return cases
+
+
+def peak_rss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def measure(name, images, flops, setup, repeat, warmup):
@@ -290,7 +311,7 @@ def measure(name, images, flops, setup, repeat, warmup):
     print(json.dumps({"case": name, "ms_per_step": round(mid, 3), "min_ms": round(min(ms), 3),
                       "max_ms": round(max(ms), 3), "images_per_s": round(images * 1e3 / mid, 1),
                       "gflops": round(flops / (mid * 1e6), 1) if flops else None,
-                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                      "peak_rss_mb": round(peak_rss_kb() / 1024, 1),
                       "cpu_ms": round(statistics.median(cpu), 3), "steps": repeat,
                       "threads": torch.get_num_threads(),
                       "framework": "pytorch " + torch.__version__}, separators=(",", ":")),

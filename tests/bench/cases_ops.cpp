@@ -135,7 +135,8 @@ std::vector<BenchCase> op_cases() {
   add_conv_transpose_cases(cases, 100, 256, 64, 4);
   add_norm_cases(cases);
   add_attention_cases(cases);
-  cases.push_back(forward_case("gemm_1024", 0, 2.0 * 1024 * 1024 * 1024, {{1024, 1024}, {1024, 1024}},
+  cases.push_back(forward_case("gemm_1024", 0, 2.0 * 1024 * 1024 * 1024,
+                               {{1024, 1024}, {1024, 1024}},
                                [](const TensorList& x) { return matmul(x[0], x[1]); }));
   return cases;
 }

@@ -45,6 +45,8 @@ def read(path):
     return rows
 
 ours, theirs = read(sys.argv[1]), read(sys.argv[2])
+threads = lambda rows: ",".join(sorted({str(r.get("threads")) for r in rows.values()})) or "-"
+print(f"threads: tinydiff {threads(ours)}, PyTorch {threads(theirs)}; ms = median per step\n")
 head = ("case", "tinydiff ms", "PyTorch ms", "ratio", "tinydiff img/s", "PyTorch img/s",
         "tinydiff RSS MB", "PyTorch RSS MB")
 print("| " + " | ".join(head) + " |")
