@@ -37,9 +37,9 @@ void run_exercise_case(const char* id, Body body) {
   }
 }
 
-// conv2d runs im2col inside an OpenMP loop, and an exception cannot leave an OpenMP loop (the
-// program would stop). Cases that run a convolution call this first, so that a stubbed
-// im2col (exercise 00.3) throws here, outside any loop, and the case fails or skips cleanly.
+// Cases that run a convolution call this first, so that they depend on exercise 00.3 (im2col)
+// whichever path conv2d takes: the implicit-GEMM path of 3x3 "same" convolutions never calls
+// im2col, so without this a case would pass or fail in a handout depending on its shapes.
 inline void needs_conv2d() {
   ConvGeometry one_pixel;
   float image = 1.f, column = 0.f;

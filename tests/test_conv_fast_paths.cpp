@@ -7,10 +7,13 @@
 // with row lengths, channel counts and depths that are not multiples of the 8 x 8 transposes
 // and 8 x 32 register tiles; the im2col path (other paddings, strides, dilation, groups); and
 // the flipped-kernel input gradient (stride 1) against col2im (the others).
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
+#include "tensor/cpu/parallel_errors.hpp"
 #include "tensor/kernels/conv.hpp"
 #include "tests/testing.hpp"
 
@@ -142,3 +145,19 @@ TEST_CASE("conv2d kernels: a batch of one gives the same result as within a batc
 }
 
 }  // TEST_SUITE
+
+// conv2d's loops run their bodies through ParallelErrors: an exception thrown by one
+// iteration (a stubbed im2col in a handout) must reach the caller, not abort the program.
+TEST_CASE("an exception inside a guarded OpenMP loop reaches the caller after the loop") {
+  cpu::ParallelErrors errors;
+  std::vector<int> done(64, 0);
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < 64; ++n) errors.guard([&] {
+      if (n == 37) throw std::runtime_error("iteration 37 failed");
+      done[n] = 1;
+    });
+  CHECK_THROWS_WITH(errors.rethrow(), "iteration 37 failed");
+  CHECK(std::count(done.begin(), done.end(), 1) == 63);  // the other iterations still ran
+  cpu::ParallelErrors none;
+  CHECK_NOTHROW(none.rethrow());
+}

@@ -29,6 +29,7 @@
 
 #include "tensor/cpu/conv_implicit.hpp"
 #include "tensor/cpu/gemm.hpp"
+#include "tensor/cpu/parallel_errors.hpp"
 #include "tensor/kernels/matmul.hpp"
 
 namespace tinydiff {
@@ -225,21 +226,20 @@ void forward_packed(const ConvGeometry& g, const float* x, const float* packed, 
   const Dims d(g);
   const int64_t size = packed_a_size(d.out_group, d.patch);
   const bool implicit = implicit_forward_applies(g);
+  ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (g.batch > 1)
-  for (int64_t n = 0; n < g.batch; ++n) {
-    const float* xn = x + n * g.in_channels * d.pixels;
-    float* yn = y + n * g.out_channels * d.positions;
-    if (bias) fill_rows(yn, bias, g.out_channels, d.positions);
-    if (implicit) {
-      implicit_forward_image(g, packed, xn, yn, bias ? 1.f : 0.f);
-      continue;
-    }
-    const float* columns = unrolled(g, d, xn);
-    for (int64_t k = 0; k < g.groups; ++k)
-      gemm_packed_a(packed + k * size, d.out_group, d.positions, d.patch, false,
-                    columns + k * d.patch * d.positions, d.positions,
-                    yn + k * d.out_group * d.positions, d.positions, 1.f, bias ? 1.f : 0.f);
-  }
+  for (int64_t n = 0; n < g.batch; ++n) errors.guard([&] {
+      const float* xn = x + n * g.in_channels * d.pixels;
+      float* yn = y + n * g.out_channels * d.positions;
+      if (bias) fill_rows(yn, bias, g.out_channels, d.positions);
+      if (implicit) return implicit_forward_image(g, packed, xn, yn, bias ? 1.f : 0.f);
+      const float* columns = unrolled(g, d, xn);
+      for (int64_t k = 0; k < g.groups; ++k)
+        gemm_packed_a(packed + k * size, d.out_group, d.positions, d.patch, false,
+                      columns + k * d.patch * d.positions, d.positions,
+                      yn + k * d.out_group * d.positions, d.positions, 1.f, bias ? 1.f : 0.f);
+    });
+  errors.rethrow();
 }
 
 // The input gradient of a convolution with stride 1 and dilation 1 is itself such a
@@ -288,23 +288,25 @@ void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* w
   if (input_gradient_is_a_convolution(g))
     return forward_packed(flipped_geometry(g), y, packed_flipped_weights(g, weight), bias, x);
   const Dims d(g);
+  ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (g.batch > 1)
-  for (int64_t n = 0; n < g.batch; ++n) {
-    const float* yn = y + n * g.out_channels * d.positions;
-    float* xn = x + n * g.in_channels * d.pixels;
-    if (bias)
-      fill_rows(xn, bias, g.in_channels, d.pixels);
-    else if (!d.pointwise)
-      std::fill(xn, xn + g.in_channels * d.pixels, 0.f);
-    float* columns = d.pointwise ? xn : scratch(g.groups * d.patch * d.positions, kColumns);
-    float beta = d.pointwise && bias ? 1.f : 0.f;
-    for (int64_t k = 0; k < g.groups; ++k)
-      matrix_product(true, false, d.patch, d.positions, d.out_group,
-                     weight + k * d.out_group * d.patch, d.patch,
-                     yn + k * d.out_group * d.positions, d.positions,
-                     columns + k * d.patch * d.positions, d.positions, beta);
-    if (!d.pointwise) col2im(g, columns, xn);
-  }
+  for (int64_t n = 0; n < g.batch; ++n) errors.guard([&] {
+      const float* yn = y + n * g.out_channels * d.positions;
+      float* xn = x + n * g.in_channels * d.pixels;
+      if (bias)
+        fill_rows(xn, bias, g.in_channels, d.pixels);
+      else if (!d.pointwise)
+        std::fill(xn, xn + g.in_channels * d.pixels, 0.f);
+      float* columns = d.pointwise ? xn : scratch(g.groups * d.patch * d.positions, kColumns);
+      float beta = d.pointwise && bias ? 1.f : 0.f;
+      for (int64_t k = 0; k < g.groups; ++k)
+        matrix_product(true, false, d.patch, d.positions, d.out_group,
+                       weight + k * d.out_group * d.patch, d.patch,
+                       yn + k * d.out_group * d.positions, d.positions,
+                       columns + k * d.patch * d.positions, d.positions, beta);
+      if (!d.pointwise) col2im(g, columns, xn);
+    });
+  errors.rethrow();
 }
 
 // grad_W[group] (out_group, K) = sum_n grad_y_n[group] (out_group, L) @ im2col(x_n)[group]^T.
@@ -323,31 +325,37 @@ void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* 
   if (int64_t(partials.size()) < threads * size) partials.resize(threads * size);
   std::fill(partials.begin(), partials.begin() + threads * size, 0.0);
   double* all_partials = partials.data();
+  ParallelErrors errors;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     double* partial = all_partials + omp_get_thread_num() * size;
-    float* product = scratch(size, kProduct);
-    float* packed_grad = scratch(packed_a_size(d.out_group, d.positions), kPackedGrad);
+    float* product = nullptr;
+    float* packed_grad = nullptr;
+    errors.guard([&] {
+      product = scratch(size, kProduct);
+      packed_grad = scratch(packed_a_size(d.out_group, d.positions), kPackedGrad);
+    });
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n) {
-      const float* xn = x + n * g.in_channels * d.pixels;
-      const float* yn = grad_y + n * g.out_channels * d.positions;
-      if (implicit) {  // product and partial hold the transposes, (K, C_out)
-        implicit_weight_grad_image(g, xn, yn, product);
+    for (int64_t n = 0; n < g.batch; ++n) errors.guard([&] {
+        if (!product || !packed_grad) return;  // this thread's buffers failed to grow
+        const float* xn = x + n * g.in_channels * d.pixels;
+        const float* yn = grad_y + n * g.out_channels * d.positions;
+        if (implicit) {  // product and partial hold the transposes, (K, C_out)
+          implicit_weight_grad_image(g, xn, yn, product);
+        } else {
+          const float* columns = unrolled(g, d, xn);
+          for (int64_t k = 0; k < g.groups; ++k) {
+            pack_a_panels(false, d.out_group, d.positions, yn + k * d.out_group * d.positions,
+                          d.positions, packed_grad);
+            gemm_packed_a(packed_grad, d.out_group, d.patch, d.positions, true,
+                          columns + k * d.patch * d.positions, d.positions,
+                          product + k * d.out_group * d.patch, d.patch, 1.f, 0.f);
+          }
+        }
         for (int64_t i = 0; i < size; ++i) partial[i] += product[i];
-        continue;
-      }
-      const float* columns = unrolled(g, d, xn);
-      for (int64_t k = 0; k < g.groups; ++k) {
-        pack_a_panels(false, d.out_group, d.positions, yn + k * d.out_group * d.positions,
-                      d.positions, packed_grad);
-        gemm_packed_a(packed_grad, d.out_group, d.patch, d.positions, true,
-                      columns + k * d.patch * d.positions, d.positions,
-                      product + k * d.out_group * d.patch, d.patch, 1.f, 0.f);
-      }
-      for (int64_t i = 0; i < size; ++i) partial[i] += product[i];
-    }
+      });
   }
+  errors.rethrow();
 #pragma omp parallel for schedule(static) if (threads * size > 32768)
   for (int64_t i = 0; i < size; ++i) {
     double total = 0;
