@@ -2,7 +2,8 @@
 
 #include "diffusion/ddpm.hpp"
 #include "diffusion/guidance.hpp"
-#include "nn/ema.hpp"
+#include "lessons/common/run_checkpoint.hpp"
+#include "lessons/common/sample_cli.hpp"
 #include "nn/functional.hpp"
 #include "nn/train_state.hpp"
 
@@ -46,26 +47,21 @@ std::map<std::string, std::string> settings_to_map(const Lesson01Settings& s) {
           {"steps", std::to_string(s.steps)},
           {"ema", std::to_string(s.ema_decay)},
           {"p-uncond", std::to_string(s.p_uncond)},
-          {"course-compat", s.course_compat ? "true" : "false"}};
+          {"course-compat", config_flag(s.course_compat)}};
 }
 
 Lesson01Settings settings_from_map(const std::map<std::string, std::string>& m) {
-  auto get = [&](const char* key) {
-    auto it = m.find(key);
-    TD_CHECK(it != m.end(), "lesson01: the checkpoint's configuration has no '", key,
-             "' (was it written by lesson01 train?)");
-    return it->second;
-  };
+  ConfigReader get(m, "lesson01");
   Lesson01Settings s;
-  s.dataset = get("dataset");
-  s.n_feat = std::stoll(get("n-feat"));
-  s.timesteps = std::stoll(get("timesteps"));
-  s.batch = std::stoll(get("batch"));
-  s.lr = std::stod(get("lr"));
-  s.steps = std::stoll(get("steps"));
-  s.ema_decay = std::stod(get("ema"));
-  s.p_uncond = std::stod(get("p-uncond"));
-  s.course_compat = get("course-compat") == "true";
+  s.dataset = get.text("dataset");
+  s.n_feat = get.integer("n-feat");
+  s.timesteps = get.integer("timesteps");
+  s.batch = get.integer("batch");
+  s.lr = get.number("lr");
+  s.steps = get.integer("steps");
+  s.ema_decay = get.number("ema");
+  s.p_uncond = get.number("p-uncond");
+  s.course_compat = get.flag("course-compat");
   return s;
 }
 
@@ -95,28 +91,14 @@ TrainedModel load_trained_model(const std::string& ckpt, Device device) {
   m.step = info.step;
   m.model = std::make_shared<ContextUnet>(
       model_config(m.settings.dataset, m.settings.n_feat, m.settings.course_compat));
-  if (m.settings.ema_decay > 0) {
-    EMA ema(*m.model, m.settings.ema_decay);
-    load_train_state(ckpt, *m.model, &ema, nullptr);
-    ema.copy_to(*m.model);  // sample with the averaged weights
-  } else {
-    load_train_state(ckpt, *m.model, nullptr, nullptr);
-  }
-  m.model->to(device);
-  m.model->eval();
+  load_sampling_weights(ckpt, *m.model, m.settings.ema_decay, device);
   m.schedule = linear_schedule_course(m.settings.timesteps);
   return m;
 }
 
 std::pair<Tensor, std::vector<int64_t>> class_contexts(int64_t n, int64_t k, int64_t num_classes) {
-  TD_CHECK(k < num_classes, "lesson01: --class ", k, " is out of range (", num_classes,
-           " classes: 0..", num_classes - 1, ")");
-  TD_CHECK(k >= 0 || n % num_classes == 0, "lesson01: --class all needs --n divisible by the ",
-           num_classes, " classes, got ", n);
-  std::vector<int64_t> classes(n);
-  std::vector<float> values(n);
-  for (int64_t i = 0; i < n; ++i) values[i] = float(classes[i] = k >= 0 ? k : i / (n / num_classes));
-  return {one_hot(from_vector(values, {n}), num_classes), classes};
+  std::vector<int64_t> classes = sample_classes(n, k, num_classes, "lesson01");
+  return {one_hot(class_tensor(classes), num_classes), classes};
 }
 
 }  // namespace tinydiff

@@ -8,16 +8,12 @@
 //              held-out images, beside the same distance between two sets of real images
 //              (the floor a perfect generator would reach with this many images)
 #include <cstdio>
-#include <filesystem>
 
-#include "lessons/00_autograd/classifier.hpp"
 #include "lessons/02_improved_diffusion/commands.hpp"
 #include "lessons/02_improved_diffusion/lesson.hpp"
 #include "lessons/common/flags.hpp"
-#include "lessons/common/frechet.hpp"
 #include "lessons/common/progress.hpp"
-#include "lessons/common/training.hpp"
-#include "nn/train_state.hpp"
+#include "lessons/common/sample_scores.hpp"
 
 namespace tinydiff::lesson02 {
 
@@ -26,46 +22,13 @@ namespace {
 Flags eval_flags() {
   Flags f("lesson02", "eval",
           "Bits/dim on held-out images, classifier accuracy and FD of samples.");
-  f.add_string("ckpt", "runs/lesson02/ckpt.safetensors", "checkpoint written by train");
-  f.add_string("data", "", "data folder (default: $TINYDIFF_DATA, else ./data)");
-  f.add_string("classifier", "",
-               "lesson00 checkpoint (default: runs/lesson00-DATASET/ckpt.safetensors)");
+  add_eval_flags(f, "runs/lesson02/ckpt.safetensors");
   f.add_int("bpd-images", 64, "held-out images for bits/dim (0: skip), each over all T steps");
   f.add_int("bpd-batch", 16, "images per calc_bpd_loop call");
   f.add_int("n", 500, "samples to score (a multiple of the number of classes; 0: skip)");
   f.add_string("respace", "50", "sampling steps for the scored samples (N, ddimN or 'all')");
   f.add_int("seed", 0, "seed of the noise and of the held-out image draws");
   return f;
-}
-
-// The lesson-00 classifier for `dataset`, from a lesson00 checkpoint.
-std::shared_ptr<Classifier> load_classifier(const std::string& path, const std::string& dataset) {
-  TD_CHECK(std::filesystem::exists(path), "lesson02 eval: no classifier at '", path,
-           "' (hint: build/lesson00 train --dataset ", dataset, " --out ",
-           std::filesystem::path(path).parent_path().string(), ", or pass --classifier FILE)");
-  TrainState info = read_train_state_info(path);
-  std::string trained_on = info.config.count("dataset") ? info.config.at("dataset") : "?";
-  TD_CHECK(trained_on == dataset, "lesson02 eval: the classifier ", path, " was trained on ",
-           trained_on, " but the model generates ", dataset);
-  DatasetShape d = dataset_shape(dataset);
-  ClassifierConfig c;
-  c.in_channels = d.channels, c.image_size = d.side, c.num_classes = d.num_classes;
-  auto classifier = std::make_shared<Classifier>(c);
-  load_train_state(path, *classifier, nullptr, nullptr);
-  classifier->eval();
-  return classifier;
-}
-
-// Classifier features (N, hidden) and predicted classes of images (N, C, H, W), in batches.
-std::pair<Tensor, Tensor> embed(Classifier& classifier, const Tensor& images) {
-  TensorList features, predictions;
-  for (int64_t start = 0; start < images.size(0); start += 250) {
-    int64_t rows = std::min<int64_t>(250, images.size(0) - start);
-    Tensor h = classifier.embed(narrow(images, 0, start, rows));
-    features.push_back(h);
-    predictions.push_back(argmax((*classifier.head)(h), 1));
-  }
-  return {cat(features, 0), cat(predictions, 0)};
 }
 
 struct BpdNumbers {
@@ -115,18 +78,10 @@ SampleScores score_samples(UNetModel& model, const Lesson02Settings& s, const Fl
   progress.finish();
 
   SampleScores scores;
-  auto [fake_features, predicted] = embed(classifier, samples.x0);
-  if (s.class_cond) {
-    std::vector<float> pred = predicted.tolist();
-    int64_t correct = 0;
-    for (int64_t i = 0; i < n; ++i) correct += int64_t(pred[i]) == classes[i];
-    scores.accuracy = double(correct) / double(n);
-  }
-  DataLoader draw(real, uint64_t(f.get_int("seed")) + 1);  // two disjoint draws of real images
-  Tensor real_a = embed(classifier, draw.next_batch(n).first).first;
-  Tensor real_b = embed(classifier, draw.next_batch(n).first).first;
-  scores.fd = frechet_distance(fake_features, real_a);
-  scores.fd_real = frechet_distance(real_b, real_a);
+  auto [fake_features, predicted] = classifier_embed(classifier, samples.x0);
+  if (s.class_cond) scores.accuracy = class_accuracy(predicted, classes);
+  FrechetScores fd = frechet_scores(classifier, fake_features, real, uint64_t(f.get_int("seed")));
+  scores.fd = fd.fd, scores.fd_real = fd.fd_real;
   return scores;
 }
 
@@ -149,14 +104,10 @@ int eval(const std::vector<std::string>& args) {
   int64_t bpd_images = f.get_int("bpd-images"), n = f.get_int("n");
   TD_CHECK(bpd_images >= 0 && n >= 0 && f.get_int("bpd-batch") > 0, "lesson02 eval: --bpd-images "
            "and --n must be >= 0 and --bpd-batch positive");
-  TD_CHECK(2 * n <= real.size(), "lesson02 eval: --n ", n, " needs ", 2 * n,
-           " held-out images, the data set has ", real.size());
+  require_real_images(n, real, "lesson02 eval");
   std::shared_ptr<Classifier> classifier;  // loaded first: a missing file fails fast
   if (n > 0)
-    classifier = load_classifier(f.get_string("classifier").empty()
-                                     ? "runs/lesson00-" + s.dataset + "/ckpt.safetensors"
-                                     : f.get_string("classifier"),
-                                 s.dataset);
+    classifier = load_eval_classifier(classifier_path(f, s.dataset), s.dataset, "lesson02 eval");
   BpdNumbers bpd;
   if (bpd_images > 0)
     bpd = bits_per_dim(*m.model, s, real, bpd_images, f.get_int("bpd-batch"),

@@ -3,7 +3,8 @@
 #include <cstdio>
 #include <numeric>
 
-#include "nn/ema.hpp"
+#include "lessons/common/run_checkpoint.hpp"
+#include "lessons/common/sample_cli.hpp"
 #include "nn/train_state.hpp"
 
 namespace tinydiff::lesson02 {
@@ -116,7 +117,6 @@ std::string text(double v) {
 }  // namespace
 
 std::map<std::string, std::string> settings_to_map(const Lesson02Settings& s) {
-  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
   return {{"dataset", s.dataset},
           {"model-channels", std::to_string(s.model_channels)},
           {"channel-mult", s.channel_mult},
@@ -124,12 +124,12 @@ std::map<std::string, std::string> settings_to_map(const Lesson02Settings& s) {
           {"attention-resolutions", s.attention_resolutions},
           {"num-heads", std::to_string(s.num_heads)},
           {"dropout", text(s.dropout)},
-          {"scale-shift-norm", flag(s.use_scale_shift_norm)},
-          {"class-cond", flag(s.class_cond)},
-          {"use-checkpoint", flag(s.use_checkpoint)},
+          {"scale-shift-norm", config_flag(s.use_scale_shift_norm)},
+          {"class-cond", config_flag(s.class_cond)},
+          {"use-checkpoint", config_flag(s.use_checkpoint)},
           {"diffusion-steps", std::to_string(s.diffusion_steps)},
           {"schedule", s.noise_schedule},
-          {"learn-sigma", flag(s.learn_sigma)},
+          {"learn-sigma", config_flag(s.learn_sigma)},
           {"loss", s.loss},
           {"timestep-sampler", s.timestep_sampler},
           {"batch", std::to_string(s.batch)},
@@ -141,34 +141,29 @@ std::map<std::string, std::string> settings_to_map(const Lesson02Settings& s) {
 }
 
 Lesson02Settings settings_from_map(const std::map<std::string, std::string>& m) {
-  auto get = [&](const char* key) {
-    auto it = m.find(key);
-    TD_CHECK(it != m.end(), "lesson02: the checkpoint's configuration has no '", key,
-             "' (was it written by lesson02 train?)");
-    return it->second;
-  };
+  ConfigReader get(m, "lesson02");
   Lesson02Settings s;
-  s.dataset = get("dataset");
-  s.model_channels = std::stoll(get("model-channels"));
-  s.channel_mult = get("channel-mult");
-  s.num_res_blocks = std::stoll(get("num-res-blocks"));
-  s.attention_resolutions = get("attention-resolutions");
-  s.num_heads = std::stoll(get("num-heads"));
-  s.dropout = std::stod(get("dropout"));
-  s.use_scale_shift_norm = get("scale-shift-norm") == "true";
-  s.class_cond = get("class-cond") == "true";
-  s.use_checkpoint = get("use-checkpoint") == "true";
-  s.diffusion_steps = std::stoll(get("diffusion-steps"));
-  s.noise_schedule = get("schedule");
-  s.learn_sigma = get("learn-sigma") == "true";
-  s.loss = get("loss");
-  s.timestep_sampler = get("timestep-sampler");
-  s.batch = std::stoll(get("batch"));
-  s.lr = std::stod(get("lr"));
-  s.lr_schedule = get("lr-schedule");
-  s.weight_decay = std::stod(get("weight-decay"));
-  s.ema_decay = std::stod(get("ema"));
-  s.steps = std::stoll(get("steps"));
+  s.dataset = get.text("dataset");
+  s.model_channels = get.integer("model-channels");
+  s.channel_mult = get.text("channel-mult");
+  s.num_res_blocks = get.integer("num-res-blocks");
+  s.attention_resolutions = get.text("attention-resolutions");
+  s.num_heads = get.integer("num-heads");
+  s.dropout = get.number("dropout");
+  s.use_scale_shift_norm = get.flag("scale-shift-norm");
+  s.class_cond = get.flag("class-cond");
+  s.use_checkpoint = get.flag("use-checkpoint");
+  s.diffusion_steps = get.integer("diffusion-steps");
+  s.noise_schedule = get.text("schedule");
+  s.learn_sigma = get.flag("learn-sigma");
+  s.loss = get.text("loss");
+  s.timestep_sampler = get.text("timestep-sampler");
+  s.batch = get.integer("batch");
+  s.lr = get.number("lr");
+  s.lr_schedule = get.text("lr-schedule");
+  s.weight_decay = get.number("weight-decay");
+  s.ema_decay = get.number("ema");
+  s.steps = get.integer("steps");
   return s;
 }
 
@@ -182,30 +177,13 @@ TrainedModel load_trained_model(const std::string& ckpt, Device device) {
   m.settings = settings_from_map(info.config);
   m.step = info.step;
   m.model = std::make_shared<UNetModel>(unet_config(m.settings));
-  if (m.settings.ema_decay > 0) {
-    EMA ema(*m.model, m.settings.ema_decay);
-    load_train_state(ckpt, *m.model, &ema, nullptr);
-    ema.copy_to(*m.model);  // sample with the averaged weights
-  } else {
-    load_train_state(ckpt, *m.model, nullptr, nullptr);
-  }
-  m.model->to(device);
-  m.model->eval();
+  load_sampling_weights(ckpt, *m.model, m.settings.ema_decay, device);
   return m;
 }
 
 std::pair<Tensor, std::vector<int64_t>> class_labels(int64_t n, int64_t k, int64_t num_classes) {
-  TD_CHECK(k < num_classes, "lesson02: --class ", k, " is out of range (", num_classes,
-           " classes: 0..", num_classes - 1, ")");
-  TD_CHECK(k >= 0 || n % num_classes == 0, "lesson02: --class all needs --n divisible by the ",
-           num_classes, " classes, got ", n);
-  std::vector<int64_t> classes(n);
-  std::vector<float> values(n);
-  for (int64_t i = 0; i < n; ++i) {
-    classes[i] = k >= 0 ? k : i / (n / num_classes);
-    values[i] = float(classes[i]);
-  }
-  return {from_vector(values, {n}), classes};
+  std::vector<int64_t> classes = sample_classes(n, k, num_classes, "lesson02");
+  return {class_tensor(classes), classes};
 }
 
 Samples draw_samples(UNetModel& model, const Lesson02Settings& s, const std::string& respacing,

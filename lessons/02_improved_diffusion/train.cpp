@@ -2,20 +2,18 @@
 // sampler draws t (uniform, or by the loss's second moment, Eq. 18), GaussianDiffusion's
 // training_losses gives L_simple, L_vlb or L_hybrid (Eq. 16) per sample, weighted by the
 // sampler's importance weights; AdamW, an EMA of the weights, checkpoints (periodic, final,
-// on Ctrl-C) and an exact --resume.
+// on Ctrl-C) and an exact --resume (the loop itself is lessons/common/train_loop.hpp's).
 #include <cstdio>
 
 #include "diffusion/resample.hpp"
 #include "lessons/02_improved_diffusion/commands.hpp"
 #include "lessons/02_improved_diffusion/lesson.hpp"
 #include "lessons/common/flags.hpp"
-#include "lessons/common/image.hpp"
-#include "lessons/common/progress.hpp"
-#include "lessons/common/training.hpp"
+#include "lessons/common/train_flags.hpp"
+#include "lessons/common/train_loop.hpp"
 #include "nn/ema.hpp"
 #include "nn/lr_schedule.hpp"
 #include "nn/optim.hpp"
-#include "nn/train_state.hpp"
 
 namespace tinydiff::lesson02 {
 
@@ -26,14 +24,8 @@ const char* kPreset = " (default: the preset's)";
 Flags train_flags() {
   Flags f("lesson02", "train",
           "Trains improved-diffusion's UNet (learned variances, hybrid loss) on MNIST or sprites.");
-  f.add_string("data", "", "data folder (default: $TINYDIFF_DATA, else ./data)");
-  f.add_choice("dataset", "mnist", {"mnist", "sprites"}, "which data set");
-  f.add_string("out", "runs/lesson02", "run folder: ckpt.safetensors, loss.csv, loss.svg, samples");
-  f.add_choice("preset", "quick", {"quick", "paper"},
-               "quick: ~20 min on 2 cores; paper: the paper's CIFAR-10 settings, scaled");
-  f.add_int("steps", 0, std::string("total training steps") + kPreset);
-  f.add_int("epochs", 0, "total epochs, converted to steps (overrides the preset)");
-  f.add_int("batch", 0, std::string("batch size") + kPreset);
+  add_train_data_flags(f, "mnist", "runs/lesson02", {"quick", "paper"},
+                       "quick: ~20 min on 2 cores; paper: the paper's CIFAR-10 settings, scaled");
   f.add_float("lr", 0, std::string("AdamW learning rate") + kPreset);
   f.add_choice("lr-schedule", "constant", {"constant", "linear"},
                std::string("constant, or linear decay to 0 at the last step") + kPreset);
@@ -46,13 +38,9 @@ Flags train_flags() {
                std::string("hybrid: L_simple + lambda L_vlb; mse: L_simple; kl: L_vlb") + kPreset);
   f.add_choice("timestep-sampler", "uniform", {"uniform", "loss-second-moment"},
                std::string("how t is drawn (loss-second-moment: Eq. 18)") + kPreset);
-  f.add_int("seed", 0, "seed for initialisation, shuffling and noise");
-  f.add_choice("device", "cpu", {"cpu", "cuda"}, "where to train");
-  f.add_int("save-every", 500, "steps between checkpoints");
-  f.add_int("sample-every", 1000, "steps between sample grids (0: only at the end)");
+  add_train_loop_flags(f, 1000);
   f.add_string("sample-respace", "50", "respacing of the sample grids' sampler (50, ddim25, ...)");
-  f.add_bool("resume", "continue RUN_DIR/ckpt.safetensors up to --steps");
-  f.add_int("stop-at", 0, "save and stop after this step, as Ctrl-C would (0: run to the end)");
+  add_resume_flags(f);
   return f;
 }
 
@@ -74,23 +62,19 @@ Lesson02Settings settings_from_flags(const Flags& f, int64_t train_rows) {
   return s;
 }
 
-// A grid of 8 samples per class (one row per class; 32 when unconditional) from the current
-// (EMA) weights, drawn from a generator of its own so that sampling never shifts the
-// training's random stream.
+// A grid of 8 samples per class (one row per class; 32 when unconditional) on the chain
+// respaced by `respacing` (--sample-respace).
 void save_sample_grid(UNetModel& model, EMA* ema, const Lesson02Settings& s,
                       const std::string& respacing, const std::string& path, Device device) {
-  std::unique_ptr<EMAWeights> use_ema = ema ? std::make_unique<EMAWeights>(*ema, model) : nullptr;
-  model.eval();
-  DatasetShape d = dataset_shape(s.dataset);
-  int64_t n = s.class_cond ? 8 * d.num_classes : 32;
-  Tensor y = s.class_cond ? class_labels(n, -1, d.num_classes).first.to(device) : Tensor();
-  Generator gen(1234);
-  DiffusionSampleOptions options;
-  options.gen = &gen;
-  options.device = device;
-  Samples samples = draw_samples(model, s, respacing, {n, d.channels, d.side, d.side}, y, options);
-  save_image_grid(path, samples.x0.to(Device::cpu()), 8, 2, 2);
-  model.train();
+  save_training_samples(path, model, ema, [&](Generator& gen) {
+    DatasetShape d = dataset_shape(s.dataset);
+    int64_t n = s.class_cond ? 8 * d.num_classes : 32;
+    Tensor y = s.class_cond ? class_labels(n, -1, d.num_classes).first.to(device) : Tensor();
+    DiffusionSampleOptions options;
+    options.gen = &gen;
+    options.device = device;
+    return draw_samples(model, s, respacing, {n, d.channels, d.side, d.side}, y, options).x0;
+  });
 }
 
 // One optimisation step on a batch; returns the weighted loss. The diffusion draws x_t's noise
@@ -112,23 +96,15 @@ double train_step(UNetModel& model, const SpacedDiffusion& diffusion, ScheduleSa
 int train(const std::vector<std::string>& args) {
   Flags flags = train_flags();
   if (!flags.parse(args)) return 0;
-  std::string out = flags.get_string("out"), ckpt = run_file(out, "ckpt.safetensors");
-  bool resume = flags.get_bool("resume");
-  Device device = Device::parse(flags.get_string("device"));
-  require_device(device, "lesson02 train");
+  TrainRun run = read_train_run(flags, "lesson02 train");
+  Device device = run.device;
 
   std::string data_dir = resolve_data_dir(flags.get_string("data"));
   Dataset data = load_dataset(flags.get_string("dataset"), data_dir, Split::train);
-  Lesson02Settings s = settings_from_flags(flags, data.size());
-  if (resume) {  // the run's own settings, with only the total step count taken from --steps
-    s = settings_from_map(read_train_state_info(ckpt).config);
-    if (flags.get_int("steps") > 0) s.steps = flags.get_int("steps");
-    TD_CHECK(s.dataset == flags.get_string("dataset"), "lesson02 train --resume: ", ckpt,
-             " was trained on ", s.dataset, ", not ", flags.get_string("dataset"));
-  }
-  TD_CHECK(s.steps > 0 && s.batch > 0, "lesson02 train: --steps and --batch must be positive");
+  Lesson02Settings s = train_settings(run, flags, settings_from_flags(flags, data.size()),
+                                      settings_from_map);
 
-  manual_seed(uint64_t(flags.get_int("seed")));
+  manual_seed(run.seed);
   UNetModel model(unet_config(s));
   model.to(device);
   AdamWOptions adamw;
@@ -140,21 +116,25 @@ int train(const std::vector<std::string>& args) {
                                                                            s.diffusion_steps);
   auto* second_moment = dynamic_cast<LossSecondMomentResampler*>(sampler.get());
   LRSchedule lr = make_lr_schedule(s.lr_schedule, s.lr, s.steps);
-  DataLoader loader(data, uint64_t(flags.get_int("seed")));
-  make_run_dir(out);
+  DataLoader loader(data, run.seed);
 
-  TrainState state;
-  state.config = settings_to_map(s);
-  if (resume) {
-    int64_t total = s.steps;
-    state = load_train_state(ckpt, model, ema.get(), &optimizer);
-    loader.set_position(parse_loader_position(state.extra.at("loader")));
-    if (second_moment) second_moment->load_state(state.extra.at("sampler"));
-    state.config["steps"] = std::to_string(total);
-    std::printf("resuming %s at step %lld of %lld\n", ckpt.c_str(), (long long)state.step,
-                (long long)total);
+  TrainLoop loop(run, model, optimizer, ema.get(), loader);
+  loop.step = [&](const Tensor& images, const Tensor& labels) {
+    Tensor y = s.class_cond ? labels.to(device) : Tensor();
+    return train_step(model, diffusion, *sampler, optimizer, images.to(device), y);
+  };
+  loop.sample_grid = [&](const std::string& path) {
+    save_sample_grid(model, ema.get(), s, flags.get_string("sample-respace"), path, device);
+  };
+  if (second_moment) {  // the sampler's loss history is part of the resumed state
+    loop.save_extra = [&](TrainLoop::Extra& extra) {
+      extra["sampler"] = second_moment->save_state();
+    };
+    loop.load_extra = [&](const TrainLoop::Extra& extra) {
+      second_moment->load_state(extra.at("sampler"));
+    };
   }
-  LossLog log(out, resume, state.step);
+  loop.start(settings_to_map(s), s.steps);
   std::printf("lesson02: %s (%lld images), UNet %lld channels x (%s), %lld parameters; T %lld %s, "
               "loss %s%s, batch %lld, lr %g (%s), EMA %g, %lld steps\n",
               s.dataset.c_str(), (long long)data.size(), (long long)s.model_channels,
@@ -163,47 +143,7 @@ int train(const std::vector<std::string>& args) {
               s.learn_sigma ? " (learned sigma)" : "", (long long)s.batch, s.lr,
               s.lr_schedule.c_str(), s.ema_decay, (long long)s.steps);
   std::fflush(stdout);
-
-  std::string title = "lesson02 " + s.dataset + ": " + s.loss + " loss";
-  auto save = [&]() {
-    state.extra["loader"] = format_loader_position(loader.position());
-    if (second_moment) state.extra["sampler"] = second_moment->save_state();
-    save_train_state(ckpt, model, ema.get(), &optimizer, state);
-    log.save_svg(title);
-  };
-  auto grid = [&]() {
-    char name[64];
-    std::snprintf(name, sizeof name, "samples_step%06lld.png", (long long)state.step);
-    save_sample_grid(model, ema.get(), s, flags.get_string("sample-respace"), run_file(out, name),
-                     device);
-  };
-  install_interrupt_handler();
-  int64_t sample_every = flags.get_int("sample-every"), save_every = flags.get_int("save-every");
-  int64_t stop_at = flags.get_int("stop-at") > 0 ? flags.get_int("stop-at") : s.steps;
-  ProgressBar progress(s.steps, state.step, ProgressOptions{"train", s.batch});
-  while (state.step < std::min(stop_at, s.steps) && !interrupt_requested()) {
-    auto [images, labels] = loader.next_batch(s.batch);
-    Tensor y = s.class_cond ? labels.to(device) : Tensor();
-    optimizer.lr = lr(state.step);
-    double value = train_step(model, diffusion, *sampler, optimizer, images.to(device), y);
-    if (ema) ema->update(model);
-    ++state.step;
-    log.append(state.step, value, optimizer.lr);
-    progress.update(state.step, value);
-    if (state.step % save_every == 0) save();
-    if (sample_every > 0 && state.step % sample_every == 0 && state.step < s.steps) grid();
-  }
-  progress.finish();
-  save();
-  if (interrupt_requested() || state.step < s.steps) {
-    std::printf("stopped: saved %s at step %lld of %lld (continue with --resume)\n", ckpt.c_str(),
-                (long long)state.step, (long long)s.steps);
-    return interrupt_requested() ? 130 : 0;
-  }
-  grid();
-  std::printf("done: %s, loss.csv, loss.svg and samples_step%06lld.png in %s\n", ckpt.c_str(),
-              (long long)state.step, out.c_str());
-  return 0;
+  return loop.run(s.batch, lr, "lesson02 " + s.dataset + ": " + s.loss + " loss");
 }
 
 }  // namespace tinydiff::lesson02

@@ -7,9 +7,8 @@ prescribes for a fair comparison on our VMs, that interpreter gets OPENBLAS_NUM_
 (no BLAS threads on top of PyTorch's own), torch.set_num_threads(OMP_NUM_THREADS or the core
 count, as tinydiff's OpenMP) and glibc malloc settings that keep freed memory instead of
 returning it to the OS (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); values already in the
-environment win. The models: ContextUnet is written below from the course's description (as
-tests/ref/contextunet.py, whose import would rewrite its fixture); the improved-diffusion UNet
-is tests/ref/unet.py's.
+environment win. The models: ContextUnet is tests/ref/contextunet.py's (the course's, with its
+module names); the improved-diffusion UNet is tests/ref/unet.py's.
 """
 import argparse
 import fnmatch
@@ -22,83 +21,13 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
+from contextunet import ContextUnet  # noqa: E402  (tests/ref is on the path only from here)
 
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "4294967296",
              "MALLOC_TRIM_THRESHOLD_": "68719476736"}
-
-
-# ---- ContextUnet ("How Diffusion Models Work"), with the course's module names ----
-def conv_bn_gelu(cin, cout):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1), nn.BatchNorm2d(cout), nn.GELU())
-
-
-class ResidualConvBlock(nn.Module):
-    def __init__(self, cin, cout, is_res=False):
-        super().__init__()
-        self.is_res, self.same = is_res, cin == cout
-        self.conv1, self.conv2 = conv_bn_gelu(cin, cout), conv_bn_gelu(cout, cout)
-        if is_res and not self.same:
-            self.shortcut = nn.Conv2d(cin, cout, 1)
-
-    def forward(self, x):
-        x2 = self.conv2(self.conv1(x))
-        if not self.is_res:
-            return x2
-        return ((x if self.same else self.shortcut(x)) + x2) / 1.414
-
-
-class UnetUp(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.model = nn.Sequential(nn.ConvTranspose2d(cin, cout, 2, 2),
-                                   ResidualConvBlock(cout, cout), ResidualConvBlock(cout, cout))
-
-    def forward(self, x, skip):
-        return self.model(torch.cat((x, skip), 1))
-
-
-def embed_fc(din, demb):
-    return nn.Sequential(nn.Linear(din, demb), nn.GELU(), nn.Linear(demb, demb))
-
-
-class ContextUnet(nn.Module):
-    def __init__(self, cin, n, n_cfeat, h):
-        super().__init__()
-        q = h // 4
-        self.n, self.n_cfeat = n, n_cfeat
-        self.init_conv = ResidualConvBlock(cin, n, is_res=True)
-        self.down1 = nn.Sequential(ResidualConvBlock(n, n), ResidualConvBlock(n, n),
-                                   nn.MaxPool2d(2))
-        self.down2 = nn.Sequential(ResidualConvBlock(n, 2 * n), ResidualConvBlock(2 * n, 2 * n),
-                                   nn.MaxPool2d(2))
-        self.to_vec = nn.Sequential(nn.AvgPool2d(q), nn.GELU())
-        self.timeembed1, self.timeembed2 = embed_fc(1, 2 * n), embed_fc(1, n)
-        self.contextembed1, self.contextembed2 = embed_fc(n_cfeat, 2 * n), embed_fc(n_cfeat, n)
-        self.up0 = nn.Sequential(nn.ConvTranspose2d(2 * n, 2 * n, q, q), nn.GroupNorm(8, 2 * n),
-                                 nn.ReLU())
-        self.up1, self.up2 = UnetUp(4 * n, n), UnetUp(2 * n, n)
-        self.out = nn.Sequential(nn.Conv2d(2 * n, n, 3, 1, 1), nn.GroupNorm(8, n), nn.ReLU(),
-                                 nn.Conv2d(n, cin, 3, 1, 1))
-
-    def forward(self, x, t, c):
-        n = self.n
-        h = self.init_conv(x)
-        d1 = self.down1(h)
-        d2 = self.down2(d1)
-        hidden = self.to_vec(d2)
-        t = t.view(-1, 1)
-        cemb1 = self.contextembed1(c).view(-1, 2 * n, 1, 1)
-        temb1 = self.timeembed1(t).view(-1, 2 * n, 1, 1)
-        cemb2 = self.contextembed2(c).view(-1, n, 1, 1)
-        temb2 = self.timeembed2(t).view(-1, n, 1, 1)
-        u1 = self.up0(hidden)
-        u2 = self.up1(cemb1 * u1 + temb1, d2)
-        u3 = self.up2(cemb2 * u2 + temb2, d1)
-        return self.out(torch.cat((u3, h), 1))
 
 
 def course_alpha_bar(T, beta1=1e-4, beta2=0.02):

@@ -5,6 +5,9 @@ that its state_dict keys are the course's (plus `init_conv.shortcut`, tinydiff's
 course's untrained shortcut). For each case the fixture stores the weights ("<case>.param.<key>"),
 the inputs, the output eps, a random grad_out, and the gradients of the input and of every
 parameter, computed in training mode (BatchNorm uses batch statistics).
+
+Run as a script it writes the fixture; imported (tests/bench/bench_torch.py) it only defines
+the model.
 """
 import torch
 import torch.nn as nn
@@ -114,8 +117,9 @@ def make_case(store, name, cin, h, n_cfeat, with_context, seed):
     return list(model.state_dict().keys())
 
 
-store = {}
-keys = make_case(store, "sprites", 3, 16, 5, True, 0)
-make_case(store, "sprites_nocontext", 3, 16, 5, False, 1)
-make_case(store, "mnist", 1, 28, 10, True, 2)
-save("contextunet", store, {"state_dict_keys": ",".join(keys)})
+if __name__ == "__main__":  # importing the model (tests/bench/bench_torch.py) writes nothing
+    store = {}
+    keys = make_case(store, "sprites", 3, 16, 5, True, 0)
+    make_case(store, "sprites_nocontext", 3, 16, 5, False, 1)
+    make_case(store, "mnist", 1, 28, 10, True, 2)
+    save("contextunet", store, {"state_dict_keys": ",".join(keys)})
