@@ -30,6 +30,7 @@
 #include "tensor/cpu/conv_implicit.hpp"
 #include "tensor/cpu/gemm.hpp"
 #include "tensor/cpu/parallel_errors.hpp"
+#include "tensor/cpu/scratch.hpp"
 #include "tensor/kernels/matmul.hpp"
 
 namespace tinydiff {
@@ -55,14 +56,8 @@ struct Dims {
                   g.in_h == g.out_h && g.in_w == g.out_w) {}
 };
 
-// Per-thread buffers of at least `numel` floats that only grow, one per use.
+// The per-thread buffers of this file (tensor/cpu/scratch.hpp), one per use.
 enum Slot { kColumns, kProduct, kPackedWeights, kFlippedWeights, kPackedGrad, kSlots };
-float* scratch(int64_t numel, Slot slot) {
-  thread_local std::vector<float> buffers[kSlots];
-  std::vector<float>& b = buffers[slot];
-  if (int64_t(b.size()) < numel) b.resize(numel);
-  return b.data();
-}
 
 // C (m, n) = op(A) (m, k) @ op(B) (k, n) + beta C, row-major with leading dimensions.
 void matrix_product(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
@@ -199,7 +194,7 @@ namespace {
 // this thread's scratch buffer. image (C_in, H, W) -> (C_in kh kw, L)
 const float* unrolled(const ConvGeometry& g, const Dims& d, const float* image) {
   if (d.pointwise) return image;
-  float* buffer = scratch(g.groups * d.patch * d.positions, kColumns);
+  float* buffer = scratch(kColumns, g.groups * d.patch * d.positions);
   im2col(g, image, buffer);
   return buffer;
 }
@@ -212,7 +207,7 @@ namespace {
 // weight (C_out, C_in/groups, kh, kw) -> the calling thread's kPackedWeights buffer
 const float* packed_weights(const ConvGeometry& g, const Dims& d, const float* weight) {
   const int64_t size = packed_a_size(d.out_group, d.patch);
-  float* packed = scratch(g.groups * size, kPackedWeights);
+  float* packed = scratch(kPackedWeights, g.groups * size);
   for (int64_t k = 0; k < g.groups; ++k)
     pack_a_panels(false, d.out_group, d.patch, weight + k * d.out_group * d.patch, d.patch,
                   packed + k * size);
@@ -265,7 +260,7 @@ ConvGeometry flipped_geometry(const ConvGeometry& g) {
 }
 const float* packed_flipped_weights(const ConvGeometry& g, const float* weight) {
   const int64_t taps = g.kernel_h * g.kernel_w, c_in = g.in_channels, c_out = g.out_channels;
-  float* flipped = scratch(c_in * c_out * taps, kFlippedWeights);
+  float* flipped = scratch(kFlippedWeights, c_in * c_out * taps);
   for (int64_t ci = 0; ci < c_in; ++ci)
     for (int64_t co = 0; co < c_out; ++co)
       for (int64_t t = 0; t < taps; ++t)
@@ -297,7 +292,7 @@ void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* w
         fill_rows(xn, bias, g.in_channels, d.pixels);
       else if (!d.pointwise)
         std::fill(xn, xn + g.in_channels * d.pixels, 0.f);
-      float* columns = d.pointwise ? xn : scratch(g.groups * d.patch * d.positions, kColumns);
+      float* columns = d.pointwise ? xn : scratch(kColumns, g.groups * d.patch * d.positions);
       float beta = d.pointwise && bias ? 1.f : 0.f;
       for (int64_t k = 0; k < g.groups; ++k)
         matrix_product(true, false, d.patch, d.positions, d.out_group,
@@ -332,8 +327,8 @@ void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* 
     float* product = nullptr;
     float* packed_grad = nullptr;
     errors.guard([&] {
-      product = scratch(size, kProduct);
-      packed_grad = scratch(packed_a_size(d.out_group, d.positions), kPackedGrad);
+      product = scratch(kProduct, size);
+      packed_grad = scratch(kPackedGrad, packed_a_size(d.out_group, d.positions));
     });
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n) errors.guard([&] {

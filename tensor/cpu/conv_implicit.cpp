@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tensor/cpu/gemm_kernel.hpp"
+#include "tensor/cpu/scratch.hpp"
 
 namespace tinydiff {
 namespace cpu {
@@ -35,14 +36,8 @@ inline Vec masked(Vec x, Mask m) { return (Vec)((Mask)x & m); }
 // (Vec8 travels by reference: returning it would change the ABI of builds without AVX.)
 inline void load8(Vec8& x, const float* p) { std::memcpy(&x, p, sizeof x); }
 
-// A buffer of this thread that only grows; one per use.
+// The per-thread buffers of this file (tensor/cpu/scratch.hpp), one per use.
 enum Slot { kImage, kBPanels, kAPanel, kSlots };
-float* scratch(int64_t numel, Slot slot) {
-  thread_local std::vector<float> buffers[kSlots];
-  std::vector<float>& b = buffers[slot];
-  if (int64_t(b.size()) < numel) b.resize(numel);
-  return b.data();
-}
 
 // The image with its zero rows, and for each im2col row k where it starts and its kj.
 struct Image {
@@ -56,7 +51,7 @@ struct Image {
 Image pad_rows(const ConvGeometry& g, const float* image) {
   const int64_t p = g.padding, w = g.in_w, plane = (g.in_h + 2 * p) * w;
   const int64_t slack = kNR + p + 8, size = g.in_channels * plane + 2 * slack;
-  float* out = scratch(size, kImage);
+  float* out = scratch(kImage, size);
   std::fill(out, out + slack, 0.f);
   std::fill(out + size - slack, out + size, 0.f);
   float* planes = out + slack;
@@ -196,9 +191,9 @@ void implicit_weight_grad_image(const ConvGeometry& g, const float* image, const
   const std::vector<Mask8> masks = lane_masks<Mask8, 8>(g);
   const int64_t depth = int64_t(in.offset.size()), positions = g.out_h * g.out_w;
   const int64_t c_out = g.out_channels, b_panels = (c_out + kNR - 1) / kNR;
-  float* bp = scratch(b_panels * positions * kNR, kBPanels);
+  float* bp = scratch(kBPanels, b_panels * positions * kNR);
   transpose_into_panels(grad_y, c_out, positions, bp);
-  float* ap = scratch(positions * kMR, kAPanel);
+  float* ap = scratch(kAPanel, positions * kMR);
   for (int64_t k0 = 0; k0 < depth; k0 += kMR) {
     const int64_t rows = std::min<int64_t>(kMR, depth - k0);
     gather_a_panel(g, in, masks, k0, rows, ap);

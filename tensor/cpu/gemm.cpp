@@ -16,9 +16,9 @@
 #include "tensor/cpu/gemm.hpp"
 
 #include <algorithm>
-#include <vector>
 
 #include "tensor/cpu/gemm_kernel.hpp"
+#include "tensor/cpu/scratch.hpp"
 
 namespace tinydiff {
 namespace cpu {
@@ -65,14 +65,9 @@ void pack_b(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t cols, fl
   }
 }
 
-// A buffer of this thread that only grows, so that packing allocates nothing after the first
-// products. Slot 0 holds Ap blocks, slot 1 Bp panels.
-float* scratch(int64_t numel, int slot) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& b = buffers[slot];
-  if (int64_t(b.size()) < numel) b.resize(numel);
-  return b.data();
-}
+// The per-thread packing buffers (tensor/cpu/scratch.hpp): packing allocates nothing after
+// the first products.
+enum Slot { kAPanels, kBPanels, kSlots };
 
 int64_t tiles(int64_t size, int64_t tile) { return (size + tile - 1) / tile; }
 
@@ -87,8 +82,8 @@ void gemm_blocked(const GemmOperands& p) {
     return;
   }
   const int64_t col_panels = tiles(p.n, kNR);
-  float* bp = scratch(kKC * col_panels * kNR, 1);
-  float* ap = scratch(kKC * kMC, 0);
+  float* bp = scratch(kBPanels, kKC * col_panels * kNR);
+  float* ap = scratch(kAPanels, kKC * kMC);
   for (int64_t depth = 0; depth < p.k; depth += kKC) {
     const int64_t kc = std::min(kKC, p.k - depth);
     const float beta = depth == 0 ? p.beta : 1.f;  // later blocks add onto the first
@@ -131,7 +126,7 @@ void gemm_packed_a(const float* packed_a, int64_t m, int64_t n, int64_t k, bool 
     const float* panel = b + j * cs;
     int64_t panel_ld = ldb;
     if (trans_b || cols < kNR) {
-      float* bp = scratch(k * kNR, 1);
+      float* bp = scratch(kBPanels, k * kNR);
       pack_b(panel, rs, cs, k, cols, bp);
       panel = bp, panel_ld = kNR;
     }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "tensor/cpu/gemm.hpp"
+#include "tensor/cpu/gemm_kernel.hpp"
 #include "tensor/kernels/matmul.hpp"
 
 namespace tinydiff {
@@ -37,12 +38,12 @@ void gemm(const GemmArgs& g) {
   // Below ~4 MFLOP (about 20 us) waking the threads costs more than it saves.
   const double flops = 2.0 * g.m * g.n * g.k;
   const bool parallel = threads > 1 && flops * g.batch > 4e6;
-  // Large products are split into `parts` blocks of whole 8 x 32 tiles along their longer
+  // Large products are split into `parts` blocks of whole kMR x kNR tiles along their longer
   // side (in tiles), so that batch * parts jobs give every thread work.
   const int64_t parts =
       parallel && flops > 4e6 ? std::max<int64_t>(1, (threads + g.batch - 1) / g.batch) : 1;
-  const bool split_cols = (g.n + 31) / 32 >= (g.m + 7) / 8;
-  const int64_t unit = split_cols ? 32 : 8, extent = split_cols ? g.n : g.m;
+  const bool split_cols = (g.n + kNR - 1) / kNR >= (g.m + kMR - 1) / kMR;
+  const int64_t unit = split_cols ? kNR : kMR, extent = split_cols ? g.n : g.m;
   const int64_t step = ((extent + parts - 1) / parts + unit - 1) / unit * unit;
   const int64_t jobs = g.batch * parts;
 #pragma omp parallel for schedule(static) num_threads(threads) if (parallel && jobs > 1)
