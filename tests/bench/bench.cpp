@@ -6,8 +6,12 @@
 // runs in a fresh process (bench executes itself with --run NAME), so its peak resident set
 // size, read from /proc/self/status (VmHWM), is its own. The case runs `warmup` untimed
 // steps, then `repeat` timed ones, and reports
-//   {"case", "ms_per_step" (the median), "min_ms", "max_ms", "images_per_s", "gflops",
-//    "peak_rss_mb", "cpu_ms", "steps", "threads", "framework"}
+//   {"case", "ms_per_step" (the median), "min_ms", "max_ms", "images_per_s", "gflops" (GFLOP/s),
+//    "gflop_per_step", "peak_rss_mb", "peak_device_mb", "cpu_ms", "steps", "threads",
+//    "framework"}
+// peak_device_mb is the most GPU memory that live tensors held (memory_stats(cuda).peak_bytes,
+// PyTorch's max_memory_allocated); null for the CPU cases. A CUDA case (name ending in _cuda,
+// only in a `make CUDA=1` build) ends each step with loss.item(), which waits for the GPU.
 // cpu_ms is the median CPU time per step summed over threads: on a machine shared with other
 // work it is steadier than wall time (run with OMP_WAIT_POLICY=passive so that waiting
 // threads sleep rather than spin).
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "tensor/error.hpp"
+#include "tensor/storage.hpp"
 #include "tests/bench/bench.hpp"
 
 namespace tinydiff::bench {
@@ -89,15 +94,22 @@ void measure(const BenchCase& c, const Options& o) {
     cpu.push_back(cpu_ms() - cpu_start);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
-  double mid = median(ms);
-  char gflops[32] = "null";
-  if (c.flops > 0) std::snprintf(gflops, sizeof gflops, "%.1f", c.flops / (mid * 1e6));
+  double mid = median(ms), flops = step.flops > 0 ? step.flops : c.flops;
+  char gflops[32] = "null", gflop[32] = "null", device_mb[32] = "null";
+  if (flops > 0) {
+    std::snprintf(gflops, sizeof gflops, "%.1f", flops / (mid * 1e6));
+    std::snprintf(gflop, sizeof gflop, "%.3f", flops * 1e-9);
+  }
+  if (c.device.is_cuda())
+    std::snprintf(device_mb, sizeof device_mb, "%.1f",
+                  memory_stats(c.device).peak_bytes / double(1 << 20));
   std::printf("{\"case\":\"%s\",\"ms_per_step\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,"
-              "\"images_per_s\":%.1f,\"gflops\":%s,\"peak_rss_mb\":%.1f,\"cpu_ms\":%.3f,"
-              "\"steps\":%d,\"threads\":%d,\"framework\":\"tinydiff\"}\n",
+              "\"images_per_s\":%.1f,\"gflops\":%s,\"gflop_per_step\":%s,\"peak_rss_mb\":%.1f,"
+              "\"peak_device_mb\":%s,\"cpu_ms\":%.3f,\"steps\":%d,\"threads\":%d,"
+              "\"framework\":\"tinydiff\"}\n",
               c.name.c_str(), mid, *std::min_element(ms.begin(), ms.end()),
-              *std::max_element(ms.begin(), ms.end()), c.images * 1000.0 / mid, gflops,
-              peak_rss_mb(), median(cpu), o.repeat, omp_get_max_threads());
+              *std::max_element(ms.begin(), ms.end()), c.images * 1000.0 / mid, gflops, gflop,
+              peak_rss_mb(), device_mb, median(cpu), o.repeat, omp_get_max_threads());
   std::fflush(stdout);
 }
 

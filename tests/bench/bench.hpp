@@ -9,11 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "tensor/device.hpp"
+
 namespace tinydiff::bench {
 
 struct Step {
   std::function<void()> prepare;  // untimed, before each step; may be empty
   std::function<void()> run;      // the timed step
+  double flops = 0;               // per step, when setup counted them (else BenchCase::flops)
 };
 
 struct BenchCase {
@@ -21,6 +24,7 @@ struct BenchCase {
   double images = 0;  // images (samples) per step, for images_per_s
   double flops = 0;   // floating-point operations per step; 0 when not counted
   std::function<Step()> setup;
+  Device device = Device::cpu();  // a CUDA case also reports its peak device memory
 };
 
 // Convolutions, normalisations, attention and a GEMM at the lesson models' shapes.

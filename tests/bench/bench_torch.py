@@ -9,6 +9,10 @@ count, as tinydiff's OpenMP) and glibc malloc settings that keep freed memory in
 returning it to the OS (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); values already in the
 environment win. The models: ContextUnet is tests/ref/contextunet.py's (the course's, with its
 module names); the improved-diffusion UNet is tests/ref/unet.py's.
+
+The cases ending in _cuda run on the GPU (torch.cuda.synchronize() around each timed step) in
+fp32: TF32 stays off in cuBLAS and cuDNN unless TINYDIFF_TF32=1, the same switch tinydiff reads.
+They report peak_device_mb, torch.cuda.max_memory_allocated().
 """
 import argparse
 import fnmatch
@@ -42,19 +46,33 @@ def conv_flops(batch, cin, cout, side, kernel):
     return 2.0 * batch * cout * side * side * cin * kernel * kernel
 
 
-def contextunet_forward_flops(cin, n, h, batch):
-    """Forward FLOPs of the convolutions, as tests/bench/cases_models.cpp counts them."""
-    c3 = lambda a, b, s: conv_flops(batch, a, b, s, 3)  # noqa: E731
-    q = h // 4
-    return (c3(cin, n, h) + c3(n, n, h) + conv_flops(batch, cin, n, h, 1)
-            + 4 * c3(n, n, h) + c3(n, 2 * n, h // 2) + 3 * c3(2 * n, 2 * n, h // 2)
-            + conv_flops(batch, 2 * n, 2 * n, 1, q)
-            + conv_flops(batch, n, 4 * n, q, 2) + 4 * c3(n, n, h // 2)
-            + conv_flops(batch, n, 2 * n, h // 2, 2) + 4 * c3(n, n, h)
-            + c3(2 * n, n, h) + c3(n, cin, h))
+def traced_forward_flops(model, forward):
+    """FLOPs of one forward, counted per layer as tests/bench/cases_models.cpp counts them:
+    Conv/Linear 2 * numel(output) * (weights of one output channel), ConvTranspose2d
+    2 * numel(input) * (weights of one input channel), AttentionBlock 4 * N * T^2 * C."""
+    from unet import AttentionBlock
+    total = 0
+
+    def hook(m, inputs, output):
+        nonlocal total
+        x = inputs[0]
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            total += 2 * x.numel() * m.weight[0].numel()
+        elif isinstance(m, (torch.nn.Conv2d, torch.nn.Conv1d, torch.nn.Linear)):
+            total += 2 * output.numel() * m.weight[0].numel()
+        elif isinstance(m, AttentionBlock):
+            n, c = x.shape[:2]
+            total += 4 * n * (x[0, 0].numel()) ** 2 * c
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    with torch.no_grad():
+        forward()
+    for h in handles:
+        h.remove()
+    return float(total)
 
 
-# ---- cases: name -> (images per step, flops per step or 0, setup() -> (prepare, run)) ----
+# ---- cases: name -> (images per step, flops per step or 0, setup() -> (prepare, run[, flops]))
+# A setup that counts its model's FLOPs returns them third (they override the second entry).
 def rand(shape):
     return torch.rand(shape) * 2 - 1
 
@@ -123,19 +141,21 @@ def op_cases(cases):
     cases["gemm_1024"] = (0, 2.0 * 1024 ** 3, forward_case([(1024, 1024)] * 2, torch.matmul))
 
 
-def contextunet_train(cin, side, ncls, batch):
+def contextunet_train(cin, side, ncls, batch, device="cpu"):
     def setup():
         torch.manual_seed(0)
-        model = ContextUnet(cin, 64, ncls, side)
+        model = ContextUnet(cin, 64, ncls, side).to(device)
+        x0 = rand((batch, cin, side, side)).to(device)
+        context = F.one_hot(torch.randint(0, ncls, (batch,)), ncls).float().to(device)
+        flops = 3 * traced_forward_flops(
+            model, lambda: model(x0, torch.full((batch,), 0.5, device=device), context))
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        ab = course_alpha_bar(500)
-        x0 = rand((batch, cin, side, side))
-        context = F.one_hot(torch.randint(0, ncls, (batch,)), ncls).float()
+        ab = course_alpha_bar(500).to(device)
 
         def run():  # lessons/01_contextunet/lesson.cpp: diffusion_loss, then Adam
-            c = context * (torch.rand(batch, 1) < 0.9).float()
+            c = context * (torch.rand(batch, 1, device=device) < 0.9).float()
             noise = torch.randn_like(x0)
-            t = torch.randint(1, 501, (batch,))
+            t = torch.randint(1, 501, (batch,), device=device)
             a = ab[t].view(-1, 1, 1, 1)
             x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
             loss = F.mse_loss(model(x_t, t / 500.0, c), noise)
@@ -143,8 +163,8 @@ def contextunet_train(cin, side, ncls, batch):
             loss.backward()
             opt.step()
             loss.item()
-        return None, run
-    return (batch, 3 * contextunet_forward_flops(cin, 64, side, batch), setup)
+        return None, run, flops
+    return (batch, 0, setup)
 
 
 def ddim_sample(batch=50, steps=20, T=500):
@@ -154,6 +174,8 @@ def ddim_sample(batch=50, steps=20, T=500):
         ab = course_alpha_bar(T).tolist()
         context = F.one_hot(torch.arange(batch) // (batch // 5), 5).float()
         tau = [i * T // steps for i in range(steps + 1)]
+        flops = steps * traced_forward_flops(
+            model, lambda: model(torch.zeros(batch, 3, 16, 16), torch.full((batch,), 0.5), context))
 
         def run():  # diffusion/sampler.cpp: sample_ddim with eta 0, no guidance
             with torch.no_grad():
@@ -163,8 +185,8 @@ def ddim_sample(batch=50, steps=20, T=500):
                     eps = model(x, torch.full((batch,), t / T), context)
                     x0 = (x - (1 - ab[t]) ** 0.5 * eps) / ab[t] ** 0.5
                     x = x0 * ab[tp] ** 0.5 + eps * (1 - ab[tp]) ** 0.5
-        return None, run
-    return (batch, steps * contextunet_forward_flops(3, 64, 16, batch), setup)
+        return None, run, flops
+    return (batch, 0, setup)
 
 
 def checkpoint_blocks(model):
@@ -180,23 +202,25 @@ def checkpoint_blocks(model):
                 f, *args, use_reentrant=False)
 
 
-def unet_train(batch=64, T=1000, use_checkpoint=False):
+def unet_train(batch=64, T=1000, use_checkpoint=False, device="cpu"):
     def setup():
         from unet import UNetModel
         torch.manual_seed(0)
         model = UNetModel(in_channels=1, model_channels=32, out_channels=1, num_res_blocks=2,
                           attention_resolutions=[4], channel_mult=[1, 2, 2], num_classes=10,
-                          num_heads=4, scale_shift=True, groups=32)
+                          num_heads=4, scale_shift=True, groups=32).to(device)
         if use_checkpoint:
             checkpoint_blocks(model)
+        x0 = rand((batch, 1, 28, 28)).to(device)
+        y = torch.randint(0, 10, (batch,)).float().to(device)
+        flops = 3 * traced_forward_flops(
+            model, lambda: model(x0, torch.full((batch,), 500.0, device=device), y))
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        ab = course_alpha_bar(T)
-        x0 = rand((batch, 1, 28, 28))
-        y = torch.randint(0, 10, (batch,)).float()
+        ab = course_alpha_bar(T).to(device)
 
         def run():  # tests/bench/cases_models.cpp: L_simple, then AdamW
             noise = torch.randn_like(x0)
-            t = torch.randint(0, T, (batch,))
+            t = torch.randint(0, T, (batch,), device=device)
             a = ab[t + 1].view(-1, 1, 1, 1)
             x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
             loss = F.mse_loss(model(x_t, t.float(), y), noise)
@@ -204,7 +228,7 @@ def unet_train(batch=64, T=1000, use_checkpoint=False):
             loss.backward()
             opt.step()
             loss.item()
-        return None, run
+        return None, run, flops
     return (batch, 0, setup)
 
 
@@ -216,6 +240,10 @@ def all_cases():
     cases["ddim_sample_sprites"] = ddim_sample()
     cases["unet_train_mnist_b64"] = unet_train()
     cases["unet_train_mnist_b64_checkpoint"] = unet_train(use_checkpoint=True)
+    # The GPU cases (PyTorch's eager CUDA step), beside build/bench's in a `make CUDA=1` build.
+    cases["contextunet_train_sprites_b100_cuda"] = contextunet_train(3, 16, 5, 100, "cuda")
+    cases["contextunet_train_sprites_b512_cuda"] = contextunet_train(3, 16, 5, 512, "cuda")
+    cases["unet_train_mnist_b64_cuda"] = unet_train(device="cuda")
     return cases
 
 
@@ -223,24 +251,45 @@ def peak_rss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def use_gpu(name):
+    """Prepares a CUDA case: fp32 everywhere unless TINYDIFF_TF32=1, as tinydiff's cuBLAS (cuDNN
+    would otherwise run convolutions in TF32, PyTorch's default), and fresh memory statistics."""
+    if not torch.cuda.is_available():
+        sys.exit(f"bench_torch: case {name} needs a CUDA GPU, but torch.cuda.is_available() is "
+                 f"False (PyTorch {torch.__version__})")
+    tf32 = os.environ.get("TINYDIFF_TF32") == "1"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.cuda.reset_peak_memory_stats()
+
+
 def measure(name, images, flops, setup, repeat, warmup):
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
-    prepare, run = setup()
+    gpu = name.endswith("_cuda")
+    if gpu:
+        use_gpu(name)
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
+    prepare, run, *counted = setup()
+    flops = counted[0] if counted else flops
     for _ in range(warmup):
         prepare and prepare()
         run()
     ms, cpu = [], []
     for _ in range(repeat):
         prepare and prepare()
+        sync()
         start, cpu_start = time.perf_counter(), time.process_time()
         run()
+        sync()
         cpu.append((time.process_time() - cpu_start) * 1e3)
         ms.append((time.perf_counter() - start) * 1e3)
     mid = statistics.median(ms)
+    device_mb = round(torch.cuda.max_memory_allocated() / 2 ** 20, 1) if gpu else None
     print(json.dumps({"case": name, "ms_per_step": round(mid, 3), "min_ms": round(min(ms), 3),
                       "max_ms": round(max(ms), 3), "images_per_s": round(images * 1e3 / mid, 1),
                       "gflops": round(flops / (mid * 1e6), 1) if flops else None,
-                      "peak_rss_mb": round(peak_rss_kb() / 1024, 1),
+                      "gflop_per_step": round(flops * 1e-9, 3) if flops else None,
+                      "peak_rss_mb": round(peak_rss_kb() / 1024, 1), "peak_device_mb": device_mb,
                       "cpu_ms": round(statistics.median(cpu), 3), "steps": repeat,
                       "threads": torch.get_num_threads(),
                       "framework": "pytorch " + torch.__version__}, separators=(",", ":")),

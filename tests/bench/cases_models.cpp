@@ -2,6 +2,8 @@
 // update) of each lesson model, and a DDIM sampling run. The data are fixed random tensors
 // (no loading), so only the model's compute is timed.
 #include <cmath>
+#include <functional>
+#include <map>
 #include <memory>
 
 #include "diffusion/sampler.hpp"
@@ -15,62 +17,93 @@ namespace tinydiff::bench {
 
 namespace {
 
-// The forward FLOPs of ContextUnet's convolutions (its linears, norms and activations add
-// under 1%). A transposed convolution costs what the convolution it is the adjoint of costs.
-double contextunet_forward_flops(const ContextUnetConfig& c, double batch) {
-  double n = c.n_feat, C = c.in_channels, h = c.height, q = h / 4;
-  auto conv3 = [&](double c_in, double c_out, double side) {
-    return conv_flops(batch, c_in, c_out, side, side, 3);
-  };
-  double init = conv3(C, n, h) + conv3(n, n, h) + conv_flops(batch, C, n, h, h, 1);
-  double down = 4 * conv3(n, n, h) + conv3(n, 2 * n, h / 2) + 3 * conv3(2 * n, 2 * n, h / 2);
-  double up0 = conv_flops(batch, 2 * n, 2 * n, 1, 1, q);
-  double up1 = conv_flops(batch, n, 4 * n, q, q, 2) + 4 * conv3(n, n, h / 2);
-  double up2 = conv_flops(batch, n, 2 * n, h / 2, h / 2, 2) + 4 * conv3(n, n, h);
-  double out = conv3(2 * n, n, h) + conv3(n, C, h);
-  return init + down + up0 + up1 + up2 + out;
+// The FLOPs of one forward pass, counted layer by layer from the shapes Module::trace records
+// while `forward` runs: a Conv2d, Conv1d or Linear costs 2 * numel(output) * (the weights of one
+// output channel), a ConvTranspose2d (the adjoint of a convolution) 2 * numel(input) * (the
+// weights of one input channel), and an AttentionBlock's two batched products (Q K^T and A V)
+// 4 * N * T^2 * C for T positions of C channels. Norms, activations and additions are left
+// out (a few percent). tests/bench/bench_torch.py counts PyTorch's model the same way with
+// forward hooks, so both sides quote the same FLOPs per step.
+double traced_forward_flops(const Module& model, const std::function<void()>& forward) {
+  std::map<std::string, Tensor> params;
+  for (const auto& [name, p] : model.named_parameters()) params[name] = p;
+  double flops = 0;
+  for (const Module::TraceEntry& e : Module::trace(forward)) {
+    auto weight = params.find(e.name + ".weight");
+    double per_channel = weight == params.end() ? 0
+                             : double(weight->second.numel()) / weight->second.size(0);
+    if (e.type == "Conv2d" || e.type == "Conv1d" || e.type == "Linear")
+      flops += 2 * double(numel_of(e.output)) * per_channel;
+    else if (e.type == "ConvTranspose2d")
+      flops += 2 * double(numel_of(e.input)) * per_channel;
+    else if (e.type == "AttentionBlock")
+      flops += 4 * double(e.input[0]) * std::pow(numel_of(e.input) / e.input[0] / e.input[1], 2) *
+               e.input[1];
+  }
+  return flops;
 }
 
-// A training step costs about 3 forwards: the backward computes, per convolution, an input
-// gradient and a weight gradient, each a product of the forward's size.
+// A training step costs about 3 forwards: the backward computes, per layer, an input gradient
+// and a weight gradient, each a product of the forward's size.
+double train_step_flops(const Module& model, const std::function<void()>& forward) {
+  NoGradGuard no_grad;
+  return 3 * traced_forward_flops(model, forward);
+}
+
+// The ContextUnet training step of lesson 01 (n_feat 64): diffusion_loss, backward, Adam.
+// On the GPU the step ends with loss.item(), which waits for every kernel, so the wall time
+// measured around it is the GPU's time.
 BenchCase contextunet_train_case(const std::string& name, const std::string& dataset,
-                                 int64_t batch) {
+                                 int64_t batch, Device device = Device::cpu()) {
   ContextUnetConfig config = model_config(dataset, 64, false);
-  return {name, double(batch), 3 * contextunet_forward_flops(config, batch), [=]() {
+  return {name, double(batch), 0, [=]() {
             manual_seed(0);
             auto model = std::make_shared<ContextUnet>(config);
+            model->to(device);
+            int64_t side = config.height;
+            Tensor x0 = rand({batch, config.in_channels, side, side}, nullptr, device) * 2.f - 1.f;
+            Tensor context =
+                one_hot(randint(0, config.n_cfeat, {batch}, nullptr, device), config.n_cfeat);
+            Tensor t = full({batch}, 0.5f, device);
+            double flops = train_step_flops(*model, [&]() { model->forward(x0, t, context); });
             auto optimizer = std::make_shared<Adam>(model->named_parameters(), AdamOptions{1e-3});
             NoiseSchedule schedule = linear_schedule_course(500);
-            int64_t side = config.height;
-            Tensor x0 = rand({batch, config.in_channels, side, side}) * 2.f - 1.f;
-            Tensor context = one_hot(randint(0, config.n_cfeat, {batch}), config.n_cfeat);
-            return Step{nullptr, [=]() {
+            return Step{nullptr,
+                        [=]() {
                           Tensor loss = diffusion_loss(*model, x0, context, schedule, 0.1, false);
                           optimizer->zero_grad();
                           loss.backward();
                           optimizer->step();
                           loss.item();
-                        }};
-          }};
+                        },
+                        flops};
+          },
+          device};
 }
 
 // 20 DDIM steps (one model call each, no guidance) for 50 sprites, in eval mode.
 BenchCase ddim_sample_case() {
   ContextUnetConfig config = model_config("sprites", 64, false);
   const int64_t batch = 50, steps = 20;
-  return {"ddim_sample_sprites", double(batch),
-          steps * contextunet_forward_flops(config, batch), [=]() {
+  return {"ddim_sample_sprites", double(batch), 0, [=]() {
             manual_seed(0);
             auto model = std::make_shared<ContextUnet>(config);
             model->eval();
             NoiseSchedule schedule = linear_schedule_course(500);
             Tensor context = class_contexts(batch, -1, config.n_cfeat).first;
-            return Step{nullptr, [=]() {
+            Tensor x = zeros({batch, 3, 16, 16}), t = full({batch}, 0.5f);
+            NoGradGuard no_grad;
+            double flops = steps * traced_forward_flops(*model, [&]() {
+                             model->forward(x, t, context);
+                           });
+            return Step{nullptr,
+                        [=]() {
                           SampleOptions options;
                           options.ddim_steps = steps;
                           sample_ddim(eps_model(*model), {batch, 3, 16, 16}, context, schedule,
                                       options);
-                        }};
+                        },
+                        flops};
           }};
 }
 
@@ -79,9 +112,9 @@ BenchCase ddim_sample_case() {
 // With use_checkpoint, every ResBlock and AttentionBlock recomputes its forward in backward
 // (gradient checkpointing): the pair of cases shows the memory saved (peak_rss_mb) and the
 // time it costs (ms_per_step).
-BenchCase unet_train_case(bool use_checkpoint) {
+BenchCase unet_train_case(const std::string& name, bool use_checkpoint,
+                          Device device = Device::cpu()) {
   const int64_t batch = 64, T = 1000;
-  std::string name = use_checkpoint ? "unet_train_mnist_b64_checkpoint" : "unet_train_mnist_b64";
   return {name, double(batch), 0, [=]() {
             manual_seed(0);
             lesson02::UNetConfig c;
@@ -90,38 +123,58 @@ BenchCase unet_train_case(bool use_checkpoint) {
             c.num_heads = 4, c.use_scale_shift_norm = true, c.num_groups = 32;
             c.use_checkpoint = use_checkpoint;
             auto model = std::make_shared<lesson02::UNetModel>(c);
+            model->to(device);
+            Tensor x0 = rand({batch, 1, 28, 28}, nullptr, device) * 2.f - 1.f;
+            Tensor y = randint(0, 10, {batch}, nullptr, device);
+            double flops = train_step_flops(*model, [&]() {
+              model->forward(x0, full({batch}, 500.f, device), y);
+            });
             AdamWOptions options;
             options.lr = 1e-4;
             auto optimizer = std::make_shared<AdamW>(model->named_parameters(), options);
-            auto schedule = std::make_shared<NoiseSchedule>(linear_schedule_course(T));
-            Tensor x0 = rand({batch, 1, 28, 28}) * 2.f - 1.f;
-            Tensor y = randint(0, 10, {batch});
-            return Step{nullptr, [=]() {
+            // sqrt(alpha_bar_{t+1}) and sqrt(1 - alpha_bar_{t+1}) for t = 0..T-1, on the device.
+            NoiseSchedule schedule = linear_schedule_course(T);
+            std::vector<float> signal, scale;
+            for (int64_t t = 1; t <= T; ++t) {
+              signal.push_back(float(std::sqrt(schedule.alpha_bar[t])));
+              scale.push_back(float(std::sqrt(1 - schedule.alpha_bar[t])));
+            }
+            Tensor signal_t = from_vector(signal, {T}, device);
+            Tensor scale_t = from_vector(scale, {T}, device);
+            return Step{nullptr,
+                        [=]() {
                           Tensor noise = randn_like(x0);
-                          Tensor t = randint(0, T, {batch});
-                          std::vector<float> signal, scale;
-                          for (float step : t.tolist()) {
-                            double ab = schedule->alpha_bar[int64_t(step) + 1];
-                            signal.push_back(float(std::sqrt(ab)));
-                            scale.push_back(float(std::sqrt(1 - ab)));
-                          }
-                          Tensor x_t = x0 * from_vector(signal, {batch, 1, 1, 1}) +
-                                       noise * from_vector(scale, {batch, 1, 1, 1});
+                          Tensor t = randint(0, T, {batch}, nullptr, device);
+                          Tensor x_t =
+                              x0 * reshape(index_select(signal_t, 0, t), {batch, 1, 1, 1}) +
+                              noise * reshape(index_select(scale_t, 0, t), {batch, 1, 1, 1});
                           Tensor loss = mse_loss(model->forward(x_t, t, y), noise);
                           optimizer->zero_grad();
                           loss.backward();
                           optimizer->step();
                           loss.item();
-                        }};
-          }};
+                        },
+                        flops};
+          },
+          device};
 }
 
 }  // namespace
 
 std::vector<BenchCase> model_cases() {
-  return {contextunet_train_case("contextunet_train_sprites_b100", "sprites", 100),
-          contextunet_train_case("contextunet_train_mnist_b100", "mnist", 100),
-          ddim_sample_case(), unet_train_case(false), unet_train_case(true)};
+  std::vector<BenchCase> cases = {
+      contextunet_train_case("contextunet_train_sprites_b100", "sprites", 100),
+      contextunet_train_case("contextunet_train_mnist_b100", "mnist", 100), ddim_sample_case(),
+      unet_train_case("unet_train_mnist_b64", false),
+      unet_train_case("unet_train_mnist_b64_checkpoint", true)};
+#ifdef TINYDIFF_CUDA
+  // The GPU cases of the CUDA issue: lesson 01's step at batch 100 and 512, lesson 02's step.
+  Device gpu = Device::cuda();
+  cases.push_back(contextunet_train_case("contextunet_train_sprites_b100_cuda", "sprites", 100, gpu));
+  cases.push_back(contextunet_train_case("contextunet_train_sprites_b512_cuda", "sprites", 512, gpu));
+  cases.push_back(unet_train_case("unet_train_mnist_b64_cuda", false, gpu));
+#endif
+  return cases;
 }
 
 }  // namespace tinydiff::bench

@@ -46,16 +46,41 @@ def read(path):
 
 ours, theirs = read(sys.argv[1]), read(sys.argv[2])
 threads = lambda rows: ",".join(sorted({str(r.get("threads")) for r in rows.values()})) or "-"
-print(f"threads: tinydiff {threads(ours)}, PyTorch {threads(theirs)}; ms = median per step\n")
-head = ("case", "tinydiff ms", "PyTorch ms", "ratio", "tinydiff img/s", "PyTorch img/s",
-        "tinydiff RSS MB", "PyTorch RSS MB")
-print("| " + " | ".join(head) + " |")
-print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+print(f"threads: tinydiff {threads(ours)}, PyTorch {threads(theirs)}; ms = median per step")
+
+
+def cell(row, key, fmt, scale=1):
+    return fmt % (row[key] * scale) if row and row.get(key) is not None else "-"
+
+
+def table(title, columns, names):
+    """columns: (heading, key, format, scale), each shown for tinydiff then PyTorch."""
+    if not names:
+        return
+    head = ["case", "tinydiff ms", "PyTorch ms", "ratio"]
+    for heading, *_ in columns:
+        head += ["tinydiff " + heading, "PyTorch " + heading]
+    print(f"\n{title}\n\n| " + " | ".join(head) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    for name in names:
+        a, b = ours[name], theirs.get(name)
+        ratio = "%.2f" % (a["ms_per_step"] / b["ms_per_step"]) if b else "-"
+        row = [name, cell(a, "ms_per_step", "%.1f"), cell(b, "ms_per_step", "%.1f"), ratio]
+        for _, key, fmt, scale in columns:
+            row += [cell(a, key, fmt, scale), cell(b, key, fmt, scale)]
+        print("| " + " | ".join(row) + " |")
+
+
+gpu = [n for n, r in ours.items() if r.get("peak_device_mb") is not None]
+table("CPU cases", [("img/s", "images_per_s", "%.0f", 1), ("RSS MB", "peak_rss_mb", "%.0f", 1)],
+      [n for n in ours if n not in gpu])
+table("GPU cases", [("img/s", "images_per_s", "%.0f", 1), ("TFLOP/s", "gflops", "%.2f", 1e-3),
+                    ("device MB", "peak_device_mb", "%.0f", 1)], gpu)
+# Both sides count FLOPs layer by layer; a disagreement means one of them missed a layer.
 for name, a in ours.items():
     b = theirs.get(name)
-    cell = lambda r, k, f: (f % r[k]) if r and r.get(k) is not None else "-"
-    ratio = "%.2f" % (a["ms_per_step"] / b["ms_per_step"]) if b else "-"
-    print("| " + " | ".join([name, cell(a, "ms_per_step", "%.1f"), cell(b, "ms_per_step", "%.1f"),
-                             ratio, cell(a, "images_per_s", "%.0f"), cell(b, "images_per_s", "%.0f"),
-                             cell(a, "peak_rss_mb", "%.0f"), cell(b, "peak_rss_mb", "%.0f")]) + " |")
+    fa, fb = a.get("gflop_per_step"), b and b.get("gflop_per_step")
+    if fa and fb and abs(fa - fb) > 0.01 * fb:
+        print(f"compare.sh: {name}: tinydiff counts {fa} GFLOP per step, PyTorch {fb}",
+              file=sys.stderr)
 EOF

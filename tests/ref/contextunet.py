@@ -81,7 +81,7 @@ class ContextUnet(nn.Module):
         down2 = self.down2(down1)
         hidden = self.to_vec(down2)
         if c is None:
-            c = torch.zeros(x.shape[0], self.n_cfeat)
+            c = torch.zeros(x.shape[0], self.n_cfeat, device=x.device)
         n = self.n_feat
         cemb1 = self.contextembed1(c).view(-1, 2 * n, 1, 1)
         temb1 = self.timeembed1(t).view(-1, 2 * n, 1, 1)

@@ -34,7 +34,8 @@ def timestep_embedding(t, dim, max_period=10000.0):
     """improved-diffusion's sinusoidal embedding, in t's dtype: [cos(t f_i), sin(t f_i)] with
     f_i = exp(-ln(max_period) i / half), i < half = dim // 2."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=t.dtype) / half)
+    i = torch.arange(half, dtype=t.dtype, device=t.device)
+    freqs = torch.exp(-math.log(max_period) * i / half)
     args = t[:, None] * freqs[None, :]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
