@@ -308,11 +308,13 @@ CUDA_PARITY_CASE("layer_norm", "last axis and last two axes") {
     return add(layer_norm(in[0], {16}, in[1], in[2]), layer_norm(in[0], {5, 16}, in[3]));
   });
 }
+// y itself (plus the running statistics' sum), not sum(y * y): with batch statistics sum(y^2)
+// hardly depends on x (only through eps), so its x-gradient would be float rounding noise.
 CUDA_PARITY_CASE("batch_norm", "training (batch statistics), running stats updated") {
   check_devices({values({4, 3, 5, 5}, -1.f, 2.f), values({3}), values({3})}, [](const TensorList& in) {
     Tensor running_mean = zeros({3}, in[0].device()), running_var = ones({3}, in[0].device());
     Tensor y = batch_norm(in[0], running_mean, running_var, in[1], in[2], true);
-    return add(sum(y * y), sum(running_mean + running_var));
+    return add(y, sum(running_mean + running_var));
   });
 }
 CUDA_PARITY_CASE("batch_norm", "inference with running statistics") {

@@ -149,11 +149,33 @@ TEST_CASE("cuda ContextUnet: forward and backward (training mode) match the CPU"
   mse_loss(gpu_eps, target.to(Device::cuda())).backward();
   // Through ~20 layers with batch statistics, two float32 summation orders drift apart by a
   // few 1e-5 in the gradients (as CPU vs PyTorch in tests/test_contextunet.cpp): 1e-3 holds.
+  // A conv bias followed by BatchNorm ("...conv1.0.bias", "...conv2.0.bias") has a true
+  // gradient of exactly 0: both devices return rounding noise there, which cannot agree to any
+  // relative tolerance. As in tests/test_contextunet.cpp, both must be negligible next to the
+  // same conv's weight gradient instead.
+  auto removed_by_norm = [](const std::string& key) {
+    for (std::string end : {"conv1.0.bias", "conv2.0.bias"})
+      if (key.size() >= end.size() && key.compare(key.size() - end.size(), end.size(), end) == 0)
+        return true;
+    return false;
+  };
   auto gpu_params = gpu->named_parameters();
   auto cpu_params = cpu->named_parameters();
-  for (size_t i = 0; i < cpu_params.size(); ++i)
-    require_device_close(gpu_params[i].second.grad(), cpu_params[i].second.grad(), 1e-3,
-                         "d " + cpu_params[i].first);
+  for (size_t i = 0; i < cpu_params.size(); ++i) {
+    const std::string& key = cpu_params[i].first;
+    if (!removed_by_norm(key)) {
+      require_device_close(gpu_params[i].second.grad(), cpu_params[i].second.grad(), 1e-3, "d " + key);
+      continue;
+    }
+    const std::string weight_key = key.substr(0, key.size() - 4) + "weight";
+    float weight_scale = 0;
+    for (const auto& [name, p] : cpu_params)
+      if (name == weight_key) weight_scale = max(abs(p.grad())).item();
+    CAPTURE(key);
+    CHECK(weight_scale > 0);
+    CHECK(max(abs(gpu_params[i].second.grad())).item() < 1e-5f * weight_scale);
+    CHECK(max(abs(cpu_params[i].second.grad())).item() < 1e-5f * weight_scale);
+  }
   auto gpu_buffers = gpu->named_buffers();
   auto cpu_buffers = cpu->named_buffers();
   for (size_t i = 0; i < cpu_buffers.size(); ++i)
