@@ -115,6 +115,22 @@ void check_parity(const std::string& file, const std::string& case_name,
   }
 }
 
+bool is_bias_before_batch_norm(const std::string& key) {
+  for (std::string end : {"conv1.0.bias", "conv2.0.bias"})
+    if (key.size() >= end.size() && key.compare(key.size() - end.size(), end.size(), end) == 0)
+      return true;
+  return false;
+}
+
+void check_negligible_bias_grad(const Tensor& grad, const Tensor& other_grad,
+                                const Tensor& weight_grad, const std::string& key) {
+  float weight_scale = max(abs(weight_grad.to(Device::cpu()))).item();
+  CAPTURE(key);
+  CHECK(weight_scale > 0);
+  CHECK(max(abs(grad.to(Device::cpu()))).item() < 1e-5f * weight_scale);
+  CHECK(max(abs(other_grad.to(Device::cpu()))).item() < 1e-5f * weight_scale);
+}
+
 std::string data_dir() {
   namespace fs = std::filesystem;
   const char* env = std::getenv("TINYDIFF_DATA");

@@ -43,6 +43,15 @@ void check_parity(const std::string& file, const std::string& case_name,
                   const std::vector<std::string>& input_names, const TensorFn& fn,
                   double rtol = 1e-4, double atol = 1e-5);
 
+// A conv bias followed by BatchNorm (ContextUnet's "...conv1.0.bias" and "...conv2.0.bias")
+// has a true gradient of exactly 0: the norm subtracts each channel's own mean. Two
+// implementations return different rounding noise there, which no relative tolerance can
+// compare, so the check is that both are negligible (below 1e-5 x) next to the gradient of
+// the same conv's weight.
+bool is_bias_before_batch_norm(const std::string& key);
+void check_negligible_bias_grad(const Tensor& grad, const Tensor& other_grad,
+                                const Tensor& weight_grad, const std::string& key);
+
 // The data directory ($TINYDIFF_DATA, else ./data, else ../shared/data), or "" when absent.
 std::string data_dir();
 

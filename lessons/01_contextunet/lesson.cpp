@@ -25,7 +25,7 @@ Lesson01Settings preset_settings(const std::string& preset, const std::string& d
   s.batch = 64;
   s.lr = 2e-3;
   s.ema_decay = 0.995;
-  s.steps = dataset == "mnist" ? 1500 : 4000;
+  s.steps = dataset == "mnist" ? 4000 : 10000;
   return s;
 }
 
