@@ -2,6 +2,8 @@
 # runs every test and ends with "N passed, N failed[, N skipped]". See README.md.
 #
 #   make [CUDA=1] [BUILD=dir] [SANITIZE=1]   build (CUDA=1 adds tensor/cuda/ via nvcc)
+#   make CUDA=emu BUILD=build-emu            tensor/cuda/ run on the CPU by a host emulation of
+#                                            the CUDA runtime (tests/cuda_emu/README.md)
 #   make test                                build and run all tests
 #   make lessons                             build the lesson programs
 #   make bench | bench-compare               benchmarks (tests/bench/)
@@ -40,6 +42,16 @@ ifeq ($(CUDA),1)
               -gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH) -MMD -MP
 endif
 
+# CUDA=emu: each .cu file becomes a .cpp ($(BUILD)/emu/...) whose kernel launches call the
+# emulator, compiled by g++ with the shim headers cuda_runtime.h / cublas_v2.h of tests/cuda_emu
+# instead of the toolkit's. No CUDA library is linked and no GPU is needed.
+ifeq ($(CUDA),emu)
+  CXXFLAGS += -DTINYDIFF_CUDA -DTINYDIFF_CUDA_EMULATED
+  CU_SRC   := $(wildcard tensor/cuda/*.cu)
+  EMU_SRC  := $(wildcard tests/cuda_emu/*.cpp)
+  LIB_SRC  += $(EMU_SRC)
+endif
+
 OBJ      := $(BUILD)/obj
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(OBJ)/%.o) $(CU_SRC:%.cu=$(OBJ)/%.cu.o)
 LIB      := $(BUILD)/libtinydiff.a
@@ -65,9 +77,21 @@ $(OBJ)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+ifeq ($(CUDA),emu)
+# The shim headers come first on the include path. nvcc does not warn when a kernel compares
+# the unsigned threadIdx.x with an int; g++ would.
+$(OBJ)/%.cu.o: $(BUILD)/emu/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -Itests/cuda_emu $(CXXFLAGS) -Wno-sign-compare -c $< -o $@
+$(BUILD)/emu/%.cpp: %.cu tests/cuda_emu/rewrite_launches.py
+	@mkdir -p $(dir $@)
+	python3 tests/cuda_emu/rewrite_launches.py $< $@
+.SECONDARY: $(CU_SRC:%.cu=$(BUILD)/emu/%.cpp)
+else
 $(OBJ)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
+endif
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
