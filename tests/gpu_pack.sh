@@ -9,7 +9,8 @@
 #                  GPU machine's processor is not this one, so no -march=native
 #   .gpu/lib/      the Debian libraries they load that the GPU machine may lack (libstb, libgomp)
 #   .gpu/include/  Eigen, doctest and stb headers, for a rebuild there should the binaries fail
-#   .gpu/data/     MNIST, for the lesson stage
+#   .gpu/data/     MNIST, for the lesson stage, and the first 4096 CC0 sprites, for the tests
+#                  that train on sprites (the whole file is 62 MiB)
 #
 # Why: the lent machine has no package registry (no apt-get, so `make` could not install its
 # headers) and its device time is short (15 minutes a task, start-up included): building there
@@ -45,6 +46,14 @@ done
 cp -rL /usr/include/eigen3 /usr/include/doctest /usr/include/stb /usr/include/zlib.h \
   /usr/include/zconf.h "$pack/include/"
 cp "$data"/mnist/*-ubyte.gz "$pack/data/mnist/"
+mkdir -p "$pack/data/sprites-cc0"
+/usr/bin/python3 - "$data/sprites-cc0" "$pack/data/sprites-cc0" <<'EOF'
+import sys
+import numpy as np
+source, target = sys.argv[1:]
+for name in ("sprites_16x16.npy", "sprite_labels_16x16.npy"):
+    np.save(f"{target}/{name}", np.load(f"{source}/{name}", mmap_mode="r")[:4096])
+EOF
 
 # What travels: the files git would send (tracked and untracked, not ignored) plus .gpu.
 tree_kb=$(git ls-files -z --cached --others --exclude-standard | du -ck --files0-from=- | tail -n 1 | cut -f1)
