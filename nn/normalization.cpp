@@ -2,6 +2,7 @@
 
 #include "nn/functional/normalization.hpp"
 #include "nn/init.hpp"
+#include "tensor/kernels/elementwise.hpp"
 
 namespace tinydiff {
 
@@ -61,8 +62,11 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   TD_CHECK(x.dim() == 4 && x.size(1) == num_features, label(), ": input must be (N, ",
            num_features, ", H, W), got ", str(x.shape()));
   bool tracking = running_mean.defined();
+  // The counter += 1 in place, on its own device: reading it back to the host (item()) would
+  // make the CPU wait for every GPU kernel queued so far, once per layer and step.
   if (is_training() && tracking)
-    init::constant_(num_batches_tracked, num_batches_tracked.item() + 1.f);
+    TD_DISPATCH(num_batches_tracked.device(), unary, UnaryOp::AddScalar, num_batches_tracked.data(),
+                num_batches_tracked.data(), 1, 1.f, 0.f);
   return batch_norm(x, running_mean, running_var, weight, bias, is_training() || !tracking,
                     momentum, eps);
 }

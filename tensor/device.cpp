@@ -12,6 +12,7 @@ Device Device::parse(const std::string& name) {
 
 #ifndef TINYDIFF_CUDA
 bool cuda_available() { return false; }
+void synchronize(Device device) { require_device(device, "synchronize"); }
 #endif
 
 void require_device(Device device, const char* op) {

@@ -24,5 +24,8 @@ struct Device {
 bool cuda_available();
 // Throws a clear error when `device` is CUDA and this build or machine cannot provide it.
 void require_device(Device device, const char* op);
+// Waits until every kernel launched on `device` has finished. GPU kernels run asynchronously
+// (a launch returns at once); timing them needs this. CPU kernels finish before they return.
+void synchronize(Device device);
 
 }  // namespace tinydiff

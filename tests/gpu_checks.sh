@@ -1,81 +1,146 @@
 #!/usr/bin/env bash
-# Everything the CUDA backend needs from a machine with a GPU, stage by stage, with every log
-# and picture written under $OUT (default build/gpu-checks). Run from the repository root:
+# Everything the CUDA backend owes a real GPU, in one call of the device tool. Prepare it here
+# with tests/gpu_pack.sh (it builds the CUDA programs into .gpu/), then run on the GPU machine:
 #
-#   tests/gpu_checks.sh [STAGE ...]        (no STAGE: all of them, in this order)
+#   tests/gpu_checks.sh [STAGE ...]     (no STAGE: all of them, in this order)
 #
-#   build     nvidia-smi, then `make CUDA=1` (library, tests, lessons, bench)
-#   parity    the device parity suite: ./build/tests -tc="*cuda*"
-#   memcheck  the parity suite under compute-sanitizer --tool memcheck, then racecheck and
-#             synccheck (shared memory: GEMM, reductions, norms) without the 50-step training
-#   test      the whole suite in the CUDA build (make CUDA=1 test)
-#   lesson    lesson 01 on the GPU: train (quick preset, MNIST), then sample on the GPU and,
-#             from the same checkpoint, on the CPU. Needs MNIST in $TINYDIFF_DATA or data/
-#   bench     tests/bench/compare.sh on the GPU cases, cuBLAS then TINYDIFF_GEMM=tiled
+#   env       nvidia-smi; checks that .gpu/bin's programs load, else rebuilds them there
+#   parity    the device parity suite: tests -tc="*cuda*" (every op, both GEMMs, ContextUnet,
+#             50 training steps on CPU and GPU)
+#   lesson    lesson01 train --device cuda (quick preset, MNIST), then samples from that
+#             checkpoint on the GPU (with the trajectory GIF) and on the CPU
+#   bench     tests/bench/compare.sh over the *_cuda cases beside PyTorch's eager CUDA step,
+#             then the same cases with TINYDIFF_GEMM=tiled
+#   memcheck  compute-sanitizer memcheck, then racecheck, over the parity suite (not the
+#             training cases, which are long under the sanitizer and use the same kernels)
+#   test      the whole suite in the CUDA build (on .gpu/data's sprite subset)
 #
-# Each stage prints one line, "gpu_checks: STAGE ok|FAILED (N s) -> LOG", and the script exits
-# non-zero if any stage failed. On the lent machines (10 minutes a command) run it in three
-# calls: `build parity memcheck`, then `test`, then `lesson bench` (carry data/mnist).
+# The order is the order of importance: device time is short (15 minutes a task, start-up
+# included), so every stage runs under `timeout` and the stages share one budget,
+# GPU_CHECKS_BUDGET seconds (default 500); a stage that no longer fits is skipped. Each stage
+# prints "gpu_checks: STAGE ok|FAILED|TIMEOUT|SKIPPED (N s)"; the script exits non-zero if any
+# stage did not pass. Into $OUT (default build/gpu-checks) go summary.txt, logs.tar.gz (every
+# log, benchmark JSON line and loss curve) and the pictures: at most 8 files, as the device
+# tool returns.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 out=${OUT:-build/gpu-checks}
-mkdir -p "$out"
-jobs=$(nproc)
-export TINYDIFF_DATA=${TINYDIFF_DATA:-data}
-sanitizer=${COMPUTE_SANITIZER:-/usr/local/cuda/bin/compute-sanitizer}
-failed=0
+logs=build/gpu-checks-logs
+budget=${GPU_CHECKS_BUDGET:-500}
+bin=.gpu/bin
+mkdir -p "$out" "$logs"
+rm -f "$logs"/*
+export TINYDIFF_DATA=${TINYDIFF_DATA:-.gpu/data}
+export LD_LIBRARY_PATH=$PWD/.gpu/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export PYTHON=${PYTHON:-python3}  # the GPU machine's python3 is the one with CUDA PyTorch
+sanitizer=${COMPUTE_SANITIZER:-$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)}
+export bin out logs sanitizer  # the stages after env run in subshells, under timeout
 
-stage_build() {
-  nvidia-smi > "$out/device.txt" 2>&1 || { echo "gpu_checks: nvidia-smi found no GPU"; return 1; }
-  make CUDA=1 -j"$jobs" all
+# Adds the folder of each CUDA library the programs cannot find (a toolkit in another place,
+# or the copies inside PyTorch's wheels) to LD_LIBRARY_PATH.
+find_missing_libraries() {
+  local lib dir
+  for lib in $(ldd "$bin/tests" | awk '/not found/ { print $1 }'); do
+    dir=$(find /usr/local /usr/lib /opt -name "$lib" -print -quit 2>/dev/null | xargs -r dirname)
+    echo "gpu_checks: $lib ${dir:+found in $dir}${dir:-not found anywhere}"
+    [ -n "$dir" ] && export LD_LIBRARY_PATH=$dir:$LD_LIBRARY_PATH
+  done
 }
 
+# The fallback: the headers and libstb from .gpu/ where the build looks for them, then make.
+rebuild_here() {
+  echo "gpu_checks: rebuilding with make CUDA=1 on this machine"
+  cp -r .gpu/include/* /usr/include/ &&
+    cp .gpu/lib/libstb.so.0 /usr/lib/x86_64-linux-gnu/ &&
+    ln -sf libstb.so.0 /usr/lib/x86_64-linux-gnu/libstb.so &&
+    { [ -e /usr/lib/x86_64-linux-gnu/libz.so ] || ln -sf libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so; } &&
+    make CUDA=1 -j"$(nproc)" build/tests build/lesson01 build/bench &&
+    bin=build
+}
+
+stage_env() {
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || return 1
+  nvidia-smi
+  find_missing_libraries
+  if ! "$bin/tests" -ltc > /dev/null; then rebuild_here || return 1; fi
+  "$bin/tests" -ltc -tc="*cuda*" | tail -n 2
+}
+
+# Passes only when every case ran: a case that skipped did not see the GPU.
 stage_parity() {
-  ./build/tests -tc="*cuda*"
-}
-
-stage_memcheck() {
-  "$sanitizer" --tool memcheck --error-exitcode 1 ./build/tests -tc="*cuda*" &&
-    "$sanitizer" --tool racecheck --error-exitcode 1 ./build/tests -tc="*cuda*" \
-      -tce="*cuda training*" &&
-    "$sanitizer" --tool synccheck --error-exitcode 1 ./build/tests -tc="*cuda*" \
-      -tce="*cuda training*"
-}
-
-stage_test() {
-  make CUDA=1 test
+  "$bin/tests" -tc="*cuda*" | tee "$logs/parity-output.txt" &&
+    tail -n 1 "$logs/parity-output.txt" | grep -Eq '^[0-9]+ passed, 0 failed$'
 }
 
 stage_lesson() {
   local run=build/gpu-checks-run
   rm -rf "$run"
-  ./build/lesson01 train --dataset mnist --device cuda --out "$run" &&
-    ./build/lesson01 sample --ckpt "$run/ckpt.safetensors" --device cuda --w 2 \
+  "$bin/lesson01" train --dataset mnist --device cuda --out "$run" &&
+    "$bin/lesson01" sample --ckpt "$run/ckpt.safetensors" --device cuda --w 2 \
       --png "$out/lesson01_samples_cuda.png" --gif "$out/lesson01_trajectory_cuda.gif" &&
-    ./build/lesson01 sample --ckpt "$run/ckpt.safetensors" --device cpu --w 2 \
-      --png "$out/lesson01_samples_cpu.png" &&
-    cp "$run/loss.csv" "$run/loss.svg" "$out/"
+    "$bin/lesson01" sample --ckpt "$run/ckpt.safetensors" --device cpu --w 2 --sampler ddim \
+      --steps 25 --png "$out/lesson01_samples_cpu_ddim25.png" &&
+    cp "$run/loss.csv" "$logs/" && cp "$run/loss.svg" "$out/lesson01_loss.svg"
 }
 
 stage_bench() {
-  tests/bench/compare.sh build '*_cuda' > "$out/bench_cuda.md" &&
-    cp build/bench-tinydiff.jsonl "$out/bench_cuda_tinydiff.jsonl" &&
-    cp build/bench-pytorch.jsonl "$out/bench_cuda_pytorch.jsonl" &&
-    TINYDIFF_GEMM=tiled build/bench --case '*_cuda' > "$out/bench_cuda_tiled.jsonl" &&
-    cat "$out/bench_cuda.md"
+  mkdir -p build/bench-gpu && cp "$bin/bench" build/bench-gpu/bench &&
+    BENCH_ARGS="--repeat 30 --warmup 5" tests/bench/compare.sh build/bench-gpu '*_cuda' \
+      > "$logs/bench_cuda.md" &&
+    cp build/bench-gpu/bench-tinydiff.jsonl build/bench-gpu/bench-pytorch.jsonl "$logs/" &&
+    TINYDIFF_GEMM=tiled "$bin/bench" --case '*_cuda' --repeat 10 --warmup 3 \
+      > "$logs/bench_cuda_tiled.jsonl" &&
+    cat "$logs/bench_cuda.md"
 }
 
+stage_memcheck() {
+  local suite=(-tc="*cuda*" -tce="*training*")
+  "$sanitizer" --tool memcheck --error-exitcode 1 "$bin/tests" "${suite[@]}" &&
+    "$sanitizer" --tool racecheck --error-exitcode 1 "$bin/tests" "${suite[@]}"
+}
+
+# Everything but the one case that counts the whole sprite file (.gpu/ holds 4096 sprites).
+stage_test() {
+  "$bin/tests" -tce="the real MNIST and sprites load quickly*"
+}
+
+# Seconds each stage may take at most; the budget may grant less.
+declare -A cap=([env]=150 [parity]=200 [lesson]=200 [bench]=200 [memcheck]=180 [test]=300)
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(build parity memcheck test lesson bench)
+[ ${#stages[@]} -eq 0 ] && stages=(env parity lesson bench memcheck test)
+[ "${stages[0]}" = env ] || stages=(env "${stages[@]}")  # every run needs the programs
 for stage in "${stages[@]}"; do
-  if ! declare -F "stage_$stage" > /dev/null; then
-    echo "gpu_checks: unknown stage '$stage' (build parity memcheck test lesson bench)" >&2
-    exit 2
-  fi
-  start=$SECONDS
-  if "stage_$stage" > "$out/$stage.log" 2>&1; then result=ok; else result=FAILED; failed=1; fi
-  echo "gpu_checks: $stage $result ($((SECONDS - start)) s) -> $out/$stage.log"
-  tail -n 3 "$out/$stage.log"
+  [ -n "${cap[$stage]:-}" ] ||
+    { echo "gpu_checks: unknown stage '$stage' (env parity lesson bench memcheck test)" >&2; exit 2; }
 done
+
+failed=0
+for stage in "${stages[@]}"; do
+  left=$((budget - SECONDS))
+  limit=$((cap[$stage] < left ? cap[$stage] : left))
+  if [ "$limit" -lt 30 ]; then
+    result=SKIPPED
+  else
+    start=$SECONDS
+    # env runs in this shell (it may switch $bin); the others under timeout, in a subshell.
+    if [ "$stage" = env ]; then
+      stage_env > "$logs/$stage.log" 2>&1
+    else
+      timeout "$limit" bash -c "$(declare -f "stage_$stage"); stage_$stage" > "$logs/$stage.log" 2>&1
+    fi
+    case $? in 0) result=ok ;; 124) result=TIMEOUT ;; *) result=FAILED ;; esac
+    result="$result ($((SECONDS - start)) s of $limit)"
+  fi
+  [[ $result == ok* ]] || failed=1
+  echo "gpu_checks: $stage $result" | tee -a "$logs/summary.txt"
+  [ -f "$logs/$stage.log" ] && tail -n 4 "$logs/$stage.log"
+  [ "$stage" = env ] && [[ $result != ok* ]] && break  # nothing else can run
+done
+
+cp "$logs/summary.txt" "$out/summary.txt"
+[ -f "$logs/bench_cuda.md" ] && cp "$logs/bench_cuda.md" "$out/"
+tar -czf "$out/logs.tar.gz" -C "$(dirname "$logs")" "$(basename "$logs")"
+echo "gpu_checks: logs in $out/logs.tar.gz"
+cat "$out/summary.txt"
 exit $failed

@@ -5,10 +5,16 @@
 // The column buffer (batch, C_in kh kw, L) comes from the caching allocator, so after the
 // first training step no memory is allocated here. A 1x1, stride-1, unpadded convolution
 // skips im2col: the image (C_in, H W) already is its column matrix.
+//
+// The weight gradient sums over the images, so there the batch moves inside the reduction:
+// columns laid out (C_in kh kw, batch, L) and grad_y copied to (C_out, batch, L) make it
+// one GEMM with k = batch L per group instead of one small GEMM per image (a GPU pays a
+// launch for each, and a GEMM with k = L = 256 keeps few of its multiprocessors busy).
 #include <memory>
 
 #include "tensor/cuda/common.cuh"
 #include "tensor/kernels/conv.hpp"
+#include "tensor/kernels/elementwise.hpp"
 #include "tensor/kernels/matmul.hpp"
 #include "tensor/storage.hpp"
 
@@ -29,12 +35,16 @@ struct Dims {
                   g.in_h == g.out_h && g.in_w == g.out_w) {}
 };
 
-// Each thread fills column entries t = (n, row, position), row = (c, ki, kj) and position =
-// (oy, ox): columns[t] = image_n[c][oy s + ki d - p][ox s + kj d - p], 0 in the padding.
-__global__ void im2col_kernel(ConvGeometry g, const float* images, float* columns, int64_t batch) {
+// Each thread fills column entries t = (n, row, position), or t = (row, n, position) when
+// batch_inside, with row = (c, ki, kj) and position = (oy, ox):
+//   columns[t] = image_n[c][oy s + ki d - p][ox s + kj d - p], 0 in the padding.
+__global__ void im2col_kernel(ConvGeometry g, const float* images, float* columns, int64_t batch,
+                              bool batch_inside) {
   const int64_t positions = g.out_h * g.out_w, rows = g.in_channels * g.kernel_h * g.kernel_w;
   for (int64_t t = thread_index(); t < batch * rows * positions; t += thread_count()) {
-    const int64_t position = t % positions, row = t / positions % rows, n = t / positions / rows;
+    const int64_t position = t % positions, block = t / positions;  // block = (n, row) or (row, n)
+    const int64_t row = batch_inside ? block / batch : block % rows;
+    const int64_t n = batch_inside ? block % batch : block / rows;
     const int64_t kj = row % g.kernel_w, ki = row / g.kernel_w % g.kernel_h;
     const int64_t c = row / (g.kernel_w * g.kernel_h);
     const int64_t iy = position / g.out_w * g.stride + ki * g.dilation - g.padding;
@@ -97,12 +107,24 @@ void init_channels(float* x, const float* bias, int64_t batch, int64_t channels,
   TD_CUDA_LAUNCH_CHECK();
 }
 
-// The batch's column matrices (batch, C_in kh kw, L): a fresh buffer filled by im2col.
-std::shared_ptr<Storage> unrolled(const ConvGeometry& g, const Dims& d, const float* x) {
+// The batch's column matrices in a fresh buffer filled by im2col: (batch, C_in kh kw, L), or
+// (C_in kh kw, batch, L) when batch_inside.
+std::shared_ptr<Storage> unrolled(const ConvGeometry& g, const Dims& d, const float* x,
+                                  bool batch_inside = false) {
   auto columns = Storage::allocate(g.batch * d.rows * d.positions, Device::cuda());
-  im2col_kernel<<<blocks_for(g.batch * d.rows * d.positions), kThreads>>>(g, x, columns->data(), g.batch);
+  im2col_kernel<<<blocks_for(g.batch * d.rows * d.positions), kThreads>>>(
+      g, x, columns->data(), g.batch, batch_inside);
   TD_CUDA_LAUNCH_CHECK();
   return columns;
+}
+
+// t (batch, channels, size) copied to a fresh (channels, batch, size) buffer.
+std::shared_ptr<Storage> swap_batch_and_channels(const float* t, int64_t batch, int64_t channels,
+                                                 int64_t size) {
+  auto swapped = Storage::allocate(batch * channels * size, Device::cuda());
+  copy_strided(StridedInput{t, {size, channels * size, 1}}, swapped->data(),
+               {channels, batch, size});
+  return swapped;
 }
 
 // C (m, n) = op(A) (m, k) op(B) (k, n) + beta C for each of `batch` matrices, with batch
@@ -123,7 +145,7 @@ void batched_gemm(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t 
 
 void im2col(const ConvGeometry& g, const float* image, float* columns) {
   const Dims d(g);
-  im2col_kernel<<<blocks_for(d.rows * d.positions), kThreads>>>(g, image, columns, 1);
+  im2col_kernel<<<blocks_for(d.rows * d.positions), kThreads>>>(g, image, columns, 1, false);
   TD_CUDA_LAUNCH_CHECK();
 }
 
@@ -168,20 +190,25 @@ void conv2d_backward_input(const ConvGeometry& g, const float* y, const float* w
   TD_CUDA_LAUNCH_CHECK();
 }
 
-// grad_W[group] (out_group, K) = sum_n grad_y_n[group] (out_group, L) @ columns_n[group]^T:
-// one GEMM per image, each adding onto the last (beta = 1 after the first).
+// grad_W[group] (out_group, K) = sum_n grad_y_n[group] (out_group, L) @ columns_n[group]^T
+//   = grad_y'[group] (out_group, batch L) @ columns'[group]^T (batch L, K)
+// with grad_y' = grad_y as (C_out, batch, L) and columns' = the columns as (rows, batch, L):
+// one GEMM per group. A pointwise conv's columns' is x as (C_in, batch, L).
 void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* grad_y,
                             float* grad_weight) {
   const Dims d(g);
-  std::shared_ptr<Storage> buffer = d.pointwise ? nullptr : unrolled(g, d, x);
-  const float* columns = d.pointwise ? x : buffer->data();
-  if (g.batch == 0) init_channels(grad_weight, nullptr, 1, g.out_channels, d.patch);
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t k = 0; k < g.groups; ++k)
-      batched_gemm(false, true, 1, d.out_group, d.patch, d.positions,
-                   grad_y + (n * g.out_channels + k * d.out_group) * d.positions, d.positions, 0,
-                   columns + (n * d.rows + k * d.patch) * d.positions, d.positions, 0,
-                   grad_weight + k * d.out_group * d.patch, d.patch, 0, n > 0 ? 1.f : 0.f);
+  const int64_t reduced = g.batch * d.positions;  // the GEMM's k: every image's positions
+  if (reduced == 0) return init_channels(grad_weight, nullptr, 1, g.out_channels, d.patch);
+  std::shared_ptr<Storage> columns =
+      d.pointwise ? swap_batch_and_channels(x, g.batch, g.in_channels, d.pixels)
+                  : unrolled(g, d, x, /*batch_inside=*/true);
+  std::shared_ptr<Storage> grad =
+      swap_batch_and_channels(grad_y, g.batch, g.out_channels, d.positions);
+  for (int64_t k = 0; k < g.groups; ++k)
+    batched_gemm(false, true, 1, d.out_group, d.patch, reduced,
+                 grad->data() + k * d.out_group * reduced, reduced, 0,
+                 columns->data() + k * d.patch * reduced, reduced, 0,
+                 grad_weight + k * d.out_group * d.patch, d.patch, 0, 0.f);
 }
 
 void channel_sum(const float* t, float* out, int64_t batch, int64_t channels, int64_t size) {

@@ -53,6 +53,10 @@ bool cuda_available() {
   return available;
 }
 
+void synchronize(Device device) {
+  if (device.is_cuda()) TD_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 namespace cuda {
 
 // cudaMemcpy waits for the kernels before it, so the host sees their results.

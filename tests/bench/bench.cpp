@@ -11,7 +11,7 @@
 //    "framework"}
 // peak_device_mb is the most GPU memory that live tensors held (memory_stats(cuda).peak_bytes,
 // PyTorch's max_memory_allocated); null for the CPU cases. A CUDA case (name ending in _cuda,
-// only in a `make CUDA=1` build) ends each step with loss.item(), which waits for the GPU.
+// only in a `make CUDA=1` build) waits for the GPU before and after each timed step.
 // cpu_ms is the median CPU time per step summed over threads: on a machine shared with other
 // work it is steadier than wall time (run with OMP_WAIT_POLICY=passive so that waiting
 // threads sleep rather than spin).
@@ -88,9 +88,11 @@ void measure(const BenchCase& c, const Options& o) {
   std::vector<double> ms, cpu;
   for (int i = 0; i < o.repeat; ++i) {
     if (step.prepare) step.prepare();
+    synchronize(c.device);  // the untimed work has finished
     auto start = Clock::now();
     double cpu_start = cpu_ms();
     step.run();
+    synchronize(c.device);  // and so has the timed work
     cpu.push_back(cpu_ms() - cpu_start);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }

@@ -73,13 +73,13 @@ def traced_forward_flops(model, forward):
 
 # ---- cases: name -> (images per step, flops per step or 0, setup() -> (prepare, run[, flops]))
 # A setup that counts its model's FLOPs returns them third (they override the second entry).
-def rand(shape):
-    return torch.rand(shape) * 2 - 1
+def rand(shape, device="cpu"):
+    return (torch.rand(shape) * 2 - 1).to(device)
 
 
-def forward_case(shapes, f):
+def forward_case(shapes, f, device="cpu"):
     def setup():
-        xs = [rand(s) for s in shapes]
+        xs = [rand(s, device) for s in shapes]
 
         def run():
             with torch.no_grad():
@@ -88,10 +88,10 @@ def forward_case(shapes, f):
     return setup
 
 
-def backward_case(shapes, f):
+def backward_case(shapes, f, device="cpu"):
     def setup():
-        xs = [rand(s).requires_grad_() for s in shapes]
-        grad_out = rand(f(*xs).shape)
+        xs = [rand(s, device).requires_grad_() for s in shapes]
+        grad_out = rand(f(*xs).shape, device)
         state = {}
 
         def prepare():
@@ -105,7 +105,8 @@ def backward_case(shapes, f):
     return setup
 
 
-def op_cases(cases):
+def op_cases(cases, device="cpu"):
+    """Every op case, its inputs on `device`."""
     convs = [(100, 3, 64, 16, 3), (100, 64, 64, 16, 3), (100, 64, 128, 8, 3), (100, 128, 128, 8, 3),
              (100, 128, 64, 16, 3), (100, 3, 64, 16, 1), (100, 1, 64, 28, 3), (100, 64, 64, 28, 3),
              (100, 128, 128, 14, 3), (64, 32, 32, 28, 3), (64, 64, 64, 14, 3)]
@@ -114,31 +115,48 @@ def op_cases(cases):
         shapes = [(b, cin, side, side), (cout, cin, k, k), (cout,)]
         f = lambda x, w, bias, p=k // 2: F.conv2d(x, w, bias, 1, p)  # noqa: E731
         flops = conv_flops(b, cin, cout, side, k)
-        cases["conv2d_fwd_" + suffix] = (b, flops, forward_case(shapes, f))
-        cases["conv2d_bwd_" + suffix] = (b, 2 * flops, backward_case(shapes, f))
+        cases["conv2d_fwd_" + suffix] = (b, flops, forward_case(shapes, f, device))
+        cases["conv2d_bwd_" + suffix] = (b, 2 * flops, backward_case(shapes, f, device))
     shapes = [(100, 256, 4, 4), (256, 64, 2, 2), (64,)]
     f = lambda x, w, bias: F.conv_transpose2d(x, w, bias, 2)  # noqa: E731
     flops = conv_flops(100, 64, 256, 4, 2)
-    cases["conv_transpose2d_fwd_256x64_4x4_b100"] = (100, flops, forward_case(shapes, f))
-    cases["conv_transpose2d_bwd_256x64_4x4_b100"] = (100, 2 * flops, backward_case(shapes, f))
+    cases["conv_transpose2d_fwd_256x64_4x4_b100"] = (100, flops, forward_case(shapes, f, device))
+    cases["conv_transpose2d_bwd_256x64_4x4_b100"] = (100, 2 * flops,
+                                                     backward_case(shapes, f, device))
     gn8, gn32 = [(100, 64, 16, 16), (64,), (64,)], [(64, 64, 14, 14), (64,), (64,)]
     group8 = lambda x, w, b: F.group_norm(x, 8, w, b)  # noqa: E731
     group32 = lambda x, w, b: F.group_norm(x, 32, w, b)  # noqa: E731
     batch = lambda x, w, b: F.batch_norm(x, None, None, w, b, True)  # noqa: E731
-    cases["group_norm_fwd_g8_64x16x16_b100"] = (100, 0, forward_case(gn8, group8))
-    cases["group_norm_bwd_g8_64x16x16_b100"] = (100, 0, backward_case(gn8, group8))
-    cases["group_norm_bwd_g32_64x14x14_b64"] = (64, 0, backward_case(gn32, group32))
-    cases["batch_norm_fwd_64x16x16_b100"] = (100, 0, forward_case(gn8, batch))
-    cases["batch_norm_bwd_64x16x16_b100"] = (100, 0, backward_case(gn8, batch))
-    cases["gelu_bwd_64x16x16_b100"] = (100, 0, backward_case([(100, 64, 16, 16)], F.gelu))
+    cases["group_norm_fwd_g8_64x16x16_b100"] = (100, 0, forward_case(gn8, group8, device))
+    cases["group_norm_bwd_g8_64x16x16_b100"] = (100, 0, backward_case(gn8, group8, device))
+    cases["group_norm_bwd_g32_64x14x14_b64"] = (64, 0, backward_case(gn32, group32, device))
+    cases["batch_norm_fwd_64x16x16_b100"] = (100, 0, forward_case(gn8, batch, device))
+    cases["batch_norm_bwd_64x16x16_b100"] = (100, 0, backward_case(gn8, batch, device))
+    cases["gelu_bwd_64x16x16_b100"] = (100, 0, backward_case([(100, 64, 16, 16)], F.gelu, device))
     for side in (7, 14):
         qkv = [(64, 4, side * side, 16)] * 3
         attn = lambda q, k, v: torch.softmax(q * 0.25 @ k.transpose(-1, -2), -1) @ v  # noqa: E731
         flops = 4.0 * 64 * 4 * (side * side) ** 2 * 16
         if side == 7:
-            cases["attention_fwd_c64_7x7_b64"] = (64, flops, forward_case(qkv, attn))
-        cases[f"attention_bwd_c64_{side}x{side}_b64"] = (64, 2 * flops, backward_case(qkv, attn))
-    cases["gemm_1024"] = (0, 2.0 * 1024 ** 3, forward_case([(1024, 1024)] * 2, torch.matmul))
+            cases["attention_fwd_c64_7x7_b64"] = (64, flops, forward_case(qkv, attn, device))
+        cases[f"attention_bwd_c64_{side}x{side}_b64"] = (64, 2 * flops,
+                                                         backward_case(qkv, attn, device))
+    cases["gemm_1024"] = (0, 2.0 * 1024 ** 3,
+                          forward_case([(1024, 1024)] * 2, torch.matmul, device))
+
+
+# The GPU twins of lesson 01's sprite-step ops (tests/bench/cases_ops.cpp has the same list).
+GPU_OP_CASES = ["conv2d_fwd_64x64_16x16_b100", "conv2d_bwd_64x64_16x16_b100",
+                "conv2d_bwd_3x64_16x16_b100", "conv2d_bwd_128x128_8x8_b100",
+                "conv_transpose2d_bwd_256x64_4x4_b100", "batch_norm_bwd_64x16x16_b100",
+                "gelu_bwd_64x16x16_b100", "attention_bwd_c64_14x14_b64", "gemm_1024"]
+
+
+def gpu_op_cases(cases):
+    on_gpu = {}
+    op_cases(on_gpu, "cuda")
+    for name in GPU_OP_CASES:
+        cases[name + "_cuda"] = on_gpu[name]
 
 
 def contextunet_train(cin, side, ncls, batch, device="cpu"):
@@ -244,6 +262,7 @@ def all_cases():
     cases["contextunet_train_sprites_b100_cuda"] = contextunet_train(3, 16, 5, 100, "cuda")
     cases["contextunet_train_sprites_b512_cuda"] = contextunet_train(3, 16, 5, 512, "cuda")
     cases["unet_train_mnist_b64_cuda"] = unet_train(device="cuda")
+    gpu_op_cases(cases)
     return cases
 
 
