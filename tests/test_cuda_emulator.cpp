@@ -3,7 +3,6 @@
 // here are launched through the emulator's call that rewrite_launches.py writes for
 // kernel<<<grid, block>>>. Compiled to nothing in the other builds.
 #ifdef TINYDIFF_CUDA_EMULATED
-#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -26,6 +25,8 @@ struct DeviceFloats {
             cudaSuccess);
   }
   ~DeviceFloats() { cudaFree(data); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
   std::vector<float> host() const {
     std::vector<float> out(n);
     REQUIRE(cudaMemcpy(out.data(), data, n * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);

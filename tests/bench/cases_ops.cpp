@@ -157,8 +157,9 @@ std::vector<BenchCase> cases_on(Device device) {
 
 std::vector<BenchCase> op_cases() {
   std::vector<BenchCase> cases = cases_on(Device::cpu());
-#ifdef TINYDIFF_CUDA
+#if defined(TINYDIFF_CUDA) && !defined(TINYDIFF_CUDA_EMULATED)
   // The GPU twins: lesson 01's sprite-step ops (bench_torch.py's GPU_OP_CASES, the same list).
+  // Not in the emulated build (make CUDA=emu): its kernels run on the CPU, one thread at a time.
   const std::vector<std::string> on_gpu = {
       "conv2d_fwd_64x64_16x16_b100", "conv2d_bwd_64x64_16x16_b100", "conv2d_bwd_3x64_16x16_b100",
       "conv2d_bwd_128x128_8x8_b100", "conv_transpose2d_bwd_256x64_4x4_b100",

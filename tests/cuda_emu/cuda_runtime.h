@@ -103,6 +103,7 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes);
 cudaError_t cudaFree(void* pointer);
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemsetAsync(void* pointer, int value, size_t bytes, cudaStream_t stream = nullptr);
+cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorName(cudaError_t error);
