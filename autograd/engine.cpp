@@ -20,11 +20,25 @@ namespace {
 // Adds `g` to *slot, or sets it when empty.
 void accumulate(Tensor* slot, const Tensor& g) { *slot = slot->defined() ? add(*slot, g) : g; }
 
-// A leaf's .grad gets its own contiguous storage: the incoming gradient may be a view (of
-// another gradient, or an expand with zero strides) that optimizers must not write through.
+// True when nothing but this one handle can reach g's numbers: g is contiguous and spans the
+// whole of a storage that no other tensor shares.
+bool sole_owner(const Tensor& g) {
+  const std::shared_ptr<TensorImpl>& impl = g.impl_ptr();
+  return impl.use_count() == 1 && impl->storage.use_count() == 1 && g.offset() == 0 &&
+         g.is_contiguous() && g.numel() == impl->storage->numel();
+}
+
+// A leaf's .grad gets its own contiguous storage, since optimizers and clip_grad_norm_ write
+// into it in place: an incoming gradient that is a view (of another gradient, or an expand
+// with zero strides) or that another tensor shares is cloned. One that nothing else can reach,
+// the usual case, is kept as it is (PyTorch's AccumulateGrad "steals" it too), which saves a
+// copy of every parameter's gradient per step.
 void accumulate_leaf(const Tensor& leaf, const Tensor& g) {
   Tensor old = leaf.grad();
-  leaf.set_grad(old.defined() ? add(old, g) : g.clone());
+  if (old.defined())
+    leaf.set_grad(add(old, g));
+  else
+    leaf.set_grad(sole_owner(g) ? g : g.clone());
 }
 
 // Every node reachable from `root`, newest first. Nodes are numbered in creation order and an

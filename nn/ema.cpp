@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "tensor/kernels/elementwise.hpp"
@@ -71,11 +72,14 @@ void EMA::update(const Module& model) {
   TensorList params = matching_parameters(model, shadows_, "EMA::update");
   ++num_updates_;
   float one_minus_decay = float(1.0 - ema_decay(num_updates_, max_decay_));
+  // One multi-tensor update per device (tensor/kernels/optim.hpp).
+  std::map<DeviceType, std::vector<EmaTensor>> lists;
   for (size_t i = 0; i < params.size(); ++i) {
     const Tensor& shadow = shadows_[i].second;
-    TD_DISPATCH(shadow.device(), ema_update, shadow.data(), params[i].data(), shadow.numel(),
-                one_minus_decay);
+    lists[shadow.device().type].push_back({shadow.data(), params[i].data(), shadow.numel()});
   }
+  for (const auto& [type, list] : lists)
+    TD_DISPATCH(Device{type}, ema_update, list, one_minus_decay);
 }
 
 void EMA::copy_to(Module& model) const {

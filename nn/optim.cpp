@@ -3,6 +3,7 @@
 #include "nn/optim.hpp"
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "tensor/kernels/optim.hpp"
@@ -50,6 +51,8 @@ void Optimizer::step() {
   TD_CHECK(lr >= 0, type_name(), ": learning rate must be >= 0, got ", lr);
   NoGradGuard no_grad;
   std::vector<std::string> kinds = buffer_names();
+  // Parameters grouped by device and step count: one multi-tensor update per group.
+  std::map<std::pair<DeviceType, int64_t>, std::vector<ParamUpdate>> groups;
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, p] = params_[i];
     Tensor g = p.grad();
@@ -62,8 +65,9 @@ void Optimizer::step() {
       for (size_t k = 0; k < kinds.size(); ++k) s.buffers.push_back(zeros_like(p));
     }
     ++s.step;
-    update(p, g.contiguous(), s.buffers, s.step);
+    groups[{p.device().type, s.step}].push_back({p, g.contiguous(), &s.buffers});
   }
+  for (const auto& [key, group] : groups) update(group, key.second);
   ++step_count_;
 }
 
@@ -132,7 +136,7 @@ std::vector<std::string> SGD::buffer_names() const {
 
 // d = g + wd p;  buf = mu buf + (1 - dampening) d (buf = d at the first step);
 // p = p - lr (d + mu buf) with Nesterov, else p = p - lr buf.
-void SGD::update(const Tensor& p, const Tensor& g, std::vector<Tensor>& buffers, int64_t step) {
+void SGD::update(const std::vector<ParamUpdate>& group, int64_t step) {
   SgdScalars s;
   s.lr = float(lr);
   s.momentum = float(options_.momentum);
@@ -140,8 +144,12 @@ void SGD::update(const Tensor& p, const Tensor& g, std::vector<Tensor>& buffers,
   s.weight_decay = float(options_.weight_decay);
   s.nesterov = options_.nesterov;
   s.first_step = step == 1;
-  float* buf = buffers.empty() ? nullptr : buffers[0].data();
-  TD_DISPATCH(p.device(), sgd_update, p.data(), g.data(), buf, p.numel(), s);
+  std::vector<SgdTensor> list;
+  for (const auto& [p, g, buffers] : group) {
+    float* buf = buffers->empty() ? nullptr : (*buffers)[0].data();
+    list.push_back({p.data(), g.data(), buf, p.numel()});
+  }
+  TD_DISPATCH(group[0].p.device(), sgd_update, list, s);
 }
 
 // ---- Adam, AdamW ----
@@ -163,7 +171,7 @@ std::vector<std::string> Adam::buffer_names() const { return {"exp_avg", "exp_av
 // Kingma & Ba 2015, Algorithm 1 (the bias corrections folded into step_size and bc2_sqrt):
 //   m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2
 //   p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-void Adam::update(const Tensor& p, const Tensor& g, std::vector<Tensor>& buffers, int64_t step) {
+void Adam::update(const std::vector<ParamUpdate>& group, int64_t step) {
   const AdamOptions& o = options_;
   AdamScalars s;
   s.beta1 = float(o.beta1);
@@ -175,8 +183,10 @@ void Adam::update(const Tensor& p, const Tensor& g, std::vector<Tensor>& buffers
   s.decay = decoupled_ ? float(1 - lr * o.weight_decay) : 1.f;
   s.step_size = float(lr / (1 - std::pow(o.beta1, double(step))));
   s.bc2_sqrt = float(std::sqrt(1 - std::pow(o.beta2, double(step))));
-  TD_DISPATCH(p.device(), adam_update, p.data(), g.data(), buffers[0].data(), buffers[1].data(),
-              p.numel(), s);
+  std::vector<AdamTensor> list;
+  for (const auto& [p, g, buffers] : group)
+    list.push_back({p.data(), g.data(), (*buffers)[0].data(), (*buffers)[1].data(), p.numel()});
+  TD_DISPATCH(group[0].p.device(), adam_update, list, s);
 }
 
 AdamW::AdamW(const NamedTensors& params, const AdamWOptions& options)
@@ -188,21 +198,25 @@ AdamW::AdamW(const NamedTensors& params, const AdamWOptions& options)
 float clip_grad_norm_(const TensorList& params, double max_norm) {
   TD_CHECK(max_norm > 0, "clip_grad_norm_: max_norm must be > 0, got ", max_norm);
   NoGradGuard no_grad;
-  TensorList grads;
-  for (const Tensor& p : params)
-    if (p.defined() && p.grad().defined()) grads.push_back(p.grad());
-  double total = 0;
-  for (const Tensor& g : grads) {
+  // The gradients by device: one sum of squares (and one read back to the host) per device.
+  std::map<DeviceType, std::vector<FloatSpan>> grads;
+  for (const Tensor& p : params) {
+    if (!p.defined() || !p.grad().defined()) continue;
+    const Tensor& g = p.grad();
     TD_CHECK(g.is_contiguous(), "clip_grad_norm_: gradient ", describe(g),
              " is not contiguous and cannot be scaled in place");
-    Tensor sum = Tensor::empty({}, g.device());
-    TD_DISPATCH(g.device(), sum_squares, g.data(), g.numel(), sum.data());
+    grads[g.device().type].push_back({g.data(), g.numel()});
+  }
+  double total = 0;
+  for (const auto& [type, list] : grads) {
+    Tensor sum = Tensor::empty({}, Device{type});
+    TD_DISPATCH(Device{type}, sum_squares, list, sum.data());
     total += sum.item();
   }
   float norm = float(std::sqrt(total));
   float coef = float(max_norm) / (norm + 1e-6f);
   if (!(coef >= 1.f))  // a NaN norm scales by NaN, as torch does
-    for (const Tensor& g : grads) TD_DISPATCH(g.device(), scale, g.data(), g.numel(), coef);
+    for (const auto& [type, list] : grads) TD_DISPATCH(Device{type}, scale, list, coef);
   return norm;
 }
 

@@ -59,12 +59,18 @@ class Optimizer {
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
  protected:
+  // One parameter to update: p (contiguous, updated in place) from g (contiguous); `buffers`
+  // follow buffer_names() and are zero at the parameter's first step.
+  struct ParamUpdate {
+    Tensor p, g;
+    std::vector<Tensor>* buffers;
+  };
   // The names of the per-parameter buffers, e.g. {"exp_avg", "exp_avg_sq"}.
   virtual std::vector<std::string> buffer_names() const = 0;
-  // Updates p (contiguous, in place) from g; `buffers` follow buffer_names() and are zero at
-  // the parameter's first step; `step` is the parameter's own count, 1 at its first update.
-  virtual void update(const Tensor& p, const Tensor& g, std::vector<Tensor>& buffers,
-                      int64_t step) = 0;
+  // Updates a group of parameters that live on one device and take their `step`-th update
+  // (each parameter's own count, 1 at its first), with one multi-tensor kernel call
+  // (tensor/kernels/optim.hpp). step() makes the groups; usually one holds every parameter.
+  virtual void update(const std::vector<ParamUpdate>& group, int64_t step) = 0;
 
  private:
   struct ParamState {
@@ -92,8 +98,7 @@ class SGD : public Optimizer {
 
  protected:
   std::vector<std::string> buffer_names() const override;
-  void update(const Tensor& p, const Tensor& g, std::vector<Tensor>& buffers,
-              int64_t step) override;
+  void update(const std::vector<ParamUpdate>& group, int64_t step) override;
 
  private:
   SGDOptions options_;
@@ -119,8 +124,7 @@ class Adam : public Optimizer {
  protected:
   Adam(const NamedTensors& params, const AdamOptions& options, bool decoupled);
   std::vector<std::string> buffer_names() const override;
-  void update(const Tensor& p, const Tensor& g, std::vector<Tensor>& buffers,
-              int64_t step) override;
+  void update(const std::vector<ParamUpdate>& group, int64_t step) override;
 
  private:
   AdamOptions options_;

@@ -13,6 +13,10 @@ Device Device::parse(const std::string& name) {
 #ifndef TINYDIFF_CUDA
 bool cuda_available() { return false; }
 void synchronize(Device device) { require_device(device, "synchronize"); }
+int64_t device_launches(Device device) {
+  require_device(device, "device_launches");
+  return 0;
+}
 #endif
 
 void require_device(Device device, const char* op) {

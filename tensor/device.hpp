@@ -1,5 +1,6 @@
 // Where a tensor's storage lives. CPU always; CUDA only in a `make CUDA=1` build.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace tinydiff {
@@ -27,5 +28,9 @@ void require_device(Device device, const char* op);
 // Waits until every kernel launched on `device` has finished. GPU kernels run asynchronously
 // (a launch returns at once); timing them needs this. CPU kernels finish before they return.
 void synchronize(Device device);
+// The work handed to `device` so far: kernel launches, cuBLAS calls and device-side copies
+// (always 0 for the CPU). Each costs the GPU a few microseconds whatever it computes, so at the
+// lessons' sizes a step's count matters as much as its FLOPs; the GPU benchmark reports it.
+int64_t device_launches(Device device);
 
 }  // namespace tinydiff

@@ -215,7 +215,10 @@ TEST_CASE("conv2d matches its definition on random geometries") {
                  pick(1, 3),
                  pick(0, 2),
                  pick(1, 2),
-                 groups};
+                 groups,
+                 {},
+                 {},
+                 {}};
     d.ws[1] = d.xs[1] / groups;
     int64_t span_h = d.dilation * (d.ws[2] - 1) + 1, span_w = d.dilation * (d.ws[3] - 1) + 1;
     if (span_h > d.xs[2] + 2 * d.padding || span_w > d.xs[3] + 2 * d.padding) continue;

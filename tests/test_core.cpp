@@ -36,6 +36,27 @@ TEST_CASE("gradients accumulate across uses and across backward calls") {
   CHECK(x.grad().item() == doctest::Approx(8.f));
 }
 
+TEST_CASE("a leaf keeps a gradient nothing else holds, and copies a shared one or a view") {
+  Tensor x = from_vector({1, 2, 3}, {3}).requires_grad_();
+  Tensor w = from_vector({4, 5, 6}, {3});
+  Tensor y = (x * w).sum();  // dy/dx = w, computed into fresh storage by mul's backward
+  int64_t before = memory_stats().allocations;
+  y.backward();
+  CHECK(memory_stats().allocations - before == 2);  // the seed ones() and mul's w g: no copy
+  require_close(x.grad(), w);
+
+  Tensor z = from_vector({1, 2}, {2}).requires_grad_();
+  z.sum().backward();  // sum's backward expands one number: a view, copied into x.grad
+  CHECK(z.grad().is_contiguous());
+  require_close(z.grad(), ones({2}));
+
+  Tensor leaf = from_vector({1, 2}, {2}).requires_grad_();
+  Tensor seed = from_vector({7, 8}, {2});
+  leaf.backward(seed);  // the caller still holds `seed`: the leaf gets a copy
+  CHECK_FALSE(leaf.grad().same_storage(seed));
+  require_close(leaf.grad(), seed);
+}
+
 TEST_CASE("no-grad mode records nothing and detach cuts the graph") {
   Tensor x = ones({2}).requires_grad_();
   {

@@ -1,13 +1,16 @@
-// Training on the GPU against the CPU: the optimizer, EMA and gradient-clipping kernels, the
-// lesson-01 ContextUnet forward + backward, and 50 DDPM training steps of a small ContextUnet
-// whose loss curves must agree to 1e-3. Skipped without a GPU.
+// Training on the GPU against the CPU: the optimizer, EMA and gradient-clipping kernels (and
+// their multi-tensor launches), the lesson-01 ContextUnet forward + backward, the kernel
+// launches of one training step of each lesson's model, and 50 DDPM training steps of a small
+// ContextUnet whose loss curves must agree to 1e-3. Skipped without a GPU.
 #include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
 
 #include "diffusion/ddpm.hpp"
+#include "lessons/01_contextunet/lesson.hpp"
 #include "lessons/01_contextunet/model.hpp"
+#include "lessons/02_improved_diffusion/unet.hpp"
 #include "nn/ema.hpp"
 #include "nn/functional.hpp"
 #include "nn/optim.hpp"
@@ -90,6 +93,37 @@ std::vector<double> ddpm_losses(Device device, int steps) {
   return losses;
 }
 
+// 130 parameters of mixed sizes (1 to 70000 numbers: one block to many grid-stride turns) on
+// `device`, each with a gradient, from fixed seeds: three launches' worth of multi-tensor
+// batches (64 tensors each).
+struct ManyParameters : Module {
+  std::vector<Tensor> tensors = std::vector<Tensor>(130);
+  explicit ManyParameters(Device device) {
+    for (size_t k = 0; k < tensors.size(); ++k) {
+      const int64_t n = k == 7 ? 70000 : 1 + (k * 997) % 3000;
+      register_parameter("p" + std::to_string(k), &tensors[k],
+                         test::uniform({n}, -1.f, 1.f, 100 + k).detach().to(device));
+      tensors[k].set_grad(test::uniform({n}, -1.f, 1.f, 1000 + k, false).to(device));
+    }
+  }
+  std::string type_name() const override { return "ManyParameters"; }
+};
+
+// The kernel launches, cuBLAS calls and device copies that `work` hands the GPU.
+int64_t launches_of(const std::function<void()>& work) {
+  const int64_t before = device_launches(Device::cuda());
+  work();
+  return device_launches(Device::cuda()) - before;
+}
+
+// Those of a training step's second run (the first also makes the optimizer's state), printed.
+int64_t training_step_launches(const char* model, const std::function<void()>& step) {
+  step();
+  const int64_t launches = launches_of(step);
+  MESSAGE(std::string(model), " training step: ", launches, " kernel launches, cuBLAS calls and copies");
+  return launches;
+}
+
 }  // namespace
 
 TEST_CASE("cuda optim: SGD with momentum, Nesterov and weight decay") {
@@ -138,6 +172,52 @@ TEST_CASE("cuda optim: clip_grad_norm_ (sum of squares, then scaling) and the EM
     require_device_close(gpu_shadows.at(name), shadow, kGemmRtol, "EMA " + name);
 }
 
+// The optimizers and the EMA update all of a model's tensors in one multi-tensor launch per 64
+// tensors (tensor/cuda/optim.cu); clip_grad_norm_ reads one number back to the host.
+TEST_CASE("cuda optim: multi-tensor updates of 130 tensors, one launch per 64 of them") {
+  REQUIRE_GPU();
+  SGDOptions sgd;
+  sgd.lr = 0.05, sgd.momentum = 0.9;
+  AdamWOptions adamw;
+  adamw.lr = 0.01;
+  std::vector<std::pair<const char*, MakeOptimizer>> optimizers = {
+      {"SGD", [&](const NamedTensors& p) { return std::make_unique<SGD>(p, sgd); }},
+      {"AdamW", [&](const NamedTensors& p) { return std::make_unique<AdamW>(p, adamw); }}};
+  for (const auto& [kind, make] : optimizers) {
+    CAPTURE(kind);
+    ManyParameters cpu_model(Device::cpu()), gpu_model(Device::cuda());
+    auto cpu = make(cpu_model.named_parameters()), gpu = make(gpu_model.named_parameters());
+    for (int step = 1; step <= 2; ++step) {  // the first step also makes the state buffers
+      cpu->step();
+      int64_t launches = launches_of([&] { gpu->step(); });
+      if (step == 2) CHECK(launches == 3);
+    }
+    for (size_t k = 0; k < cpu_model.tensors.size(); ++k)
+      require_device_close(gpu_model.tensors[k], cpu_model.tensors[k], kElementwiseRtol,
+                           "parameter " + std::to_string(k));
+  }
+  ManyParameters cpu_model(Device::cpu()), gpu_model(Device::cuda());
+  EMA cpu_ema(cpu_model, 0.9), gpu_ema(gpu_model, 0.9);
+  float cpu_norm = clip_grad_norm_(cpu_model.parameters(), 1.0), gpu_norm = 0;
+  // 3 launches of partial sums, their total, its copy to the host, 3 launches of scaling.
+  CHECK(launches_of([&] { gpu_norm = clip_grad_norm_(gpu_model.parameters(), 1.0); }) == 8);
+  CHECK(std::fabs(gpu_norm - cpu_norm) <= kGemmRtol * cpu_norm);
+  SGD cpu_sgd(cpu_model.named_parameters(), SGDOptions{});
+  SGD gpu_sgd(gpu_model.named_parameters(), SGDOptions{});
+  cpu_sgd.step();  // so that the EMA has something to average
+  gpu_sgd.step();
+  cpu_ema.update(cpu_model);
+  CHECK(launches_of([&] { gpu_ema.update(gpu_model); }) == 3);
+  auto cpu_shadows = cpu_ema.state_dict(), gpu_shadows = gpu_ema.state_dict();
+  for (size_t k = 0; k < cpu_model.tensors.size(); ++k) {
+    const std::string name = "p" + std::to_string(k);
+    require_device_close(gpu_model.tensors[k].grad(), cpu_model.tensors[k].grad(), kGemmRtol,
+                         "clipped gradient " + name);
+    require_device_close(gpu_shadows.at(name), cpu_shadows.at(name), kElementwiseRtol,
+                         "EMA " + name);
+  }
+}
+
 TEST_CASE("cuda ContextUnet: forward and backward (training mode) match the CPU") {
   REQUIRE_GPU();
   ContextUnetConfig config;  // the sprites model at a smaller width
@@ -172,6 +252,58 @@ TEST_CASE("cuda ContextUnet: forward and backward (training mode) match the CPU"
   auto cpu_buffers = cpu->named_buffers();
   for (size_t i = 0; i < cpu_buffers.size(); ++i)
     require_device_close(gpu_buffers[i].second, cpu_buffers[i].second, kGemmRtol, cpu_buffers[i].first);
+}
+
+// Each kernel launch costs a few microseconds whatever it computes, which at the lessons'
+// sizes weighs as much as the FLOPs (tests/bench/README.md). These count one training step of
+// each lesson's model and fail if it grows past the count measured when the optimizers became
+// multi-tensor and backward stopped copying parameter gradients. The counts depend on the
+// layers, not on the widths.
+TEST_CASE("cuda launches: one ContextUnet training step (lesson 01) makes at most 514") {
+  REQUIRE_GPU();
+  ContextUnetConfig config;
+  config.in_channels = 3, config.n_feat = 16, config.n_cfeat = 5, config.height = 16;
+  auto model = make_on<ContextUnet>(Device::cuda(), config);
+  Adam optimizer(model->named_parameters(), AdamOptions{});
+  NoiseSchedule schedule = linear_schedule_course(500);
+  Generator gen(3);
+  Tensor x0 = (rand({2, 3, 16, 16}, &gen) * 2.f - 1.f).to(Device::cuda());
+  Tensor c = one_hot(randint(0, 5, {2}, &gen), 5).to(Device::cuda());
+  auto step = [&] {
+    Tensor loss = diffusion_loss(*model, x0, c, schedule, 0.1, false);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+  };
+  CHECK(training_step_launches("ContextUnet", step) <= 514);
+}
+
+// The UNet of the unet_train_mnist_b64 benchmark at a smaller width, with its L_simple step.
+TEST_CASE("cuda launches: one UNet training step (lesson 02) makes at most 1480") {
+  REQUIRE_GPU();
+  lesson02::UNetConfig config;
+  config.in_channels = 1, config.model_channels = 8, config.out_channels = 1;
+  config.num_res_blocks = 2, config.attention_resolutions = {4}, config.channel_mult = {1, 2, 2};
+  config.num_classes = 10, config.num_heads = 4, config.use_scale_shift_norm = true;
+  config.num_groups = 8;
+  auto model = make_on<lesson02::UNetModel>(Device::cuda(), config);
+  AdamW optimizer(model->named_parameters(), AdamWOptions{});
+  Generator gen(4);
+  Tensor x0 = (rand({2, 1, 28, 28}, &gen) * 2.f - 1.f).to(Device::cuda());
+  Tensor y = randint(0, 10, {2}, &gen).to(Device::cuda());
+  Tensor signal = rand({1000}, &gen).to(Device::cuda());  // stand-ins for sqrt(alpha_bar_t)
+  Tensor scale = rand({1000}, &gen).to(Device::cuda());   // and sqrt(1 - alpha_bar_t)
+  auto step = [&] {
+    Tensor noise = randn_like(x0);
+    Tensor t = randint(0, 1000, {2}, nullptr, Device::cuda());
+    Tensor x_t = x0 * reshape(index_select(signal, 0, t), {2, 1, 1, 1}) +
+                 noise * reshape(index_select(scale, 0, t), {2, 1, 1, 1});
+    Tensor loss = mse_loss(model->forward(x_t, t, y), noise);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+  };
+  CHECK(training_step_launches("UNet", step) <= 1480);
 }
 
 TEST_CASE("cuda training: 50 DDPM steps of a small ContextUnet, loss curves agree to 1e-3") {

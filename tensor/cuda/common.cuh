@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include "tensor/error.hpp"
@@ -27,6 +28,12 @@ namespace tinydiff::cuda {
               " (", cublasGetStatusString(status), ")");
 }
 
+// Every piece of work handed to the GPU: kernel launches (TD_CUDA_LAUNCH_CHECK), cuBLAS calls
+// and device-side copies and memsets. At the lessons' sizes each costs a few microseconds of
+// launch overhead whatever it computes, so device_launches (tensor/device.hpp) is worth watching.
+inline std::atomic<int64_t> launches_issued{0};
+inline void count_launch() { launches_issued.fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace tinydiff::cuda
 
 // TD_CUDA_CHECK(cudaMalloc(&p, bytes)) throws when the call does not return cudaSuccess.
@@ -42,10 +49,15 @@ namespace tinydiff::cuda {
     if (td_status_ != CUBLAS_STATUS_SUCCESS)                                           \
       ::tinydiff::cuda::throw_cublas_error(td_status_, #call, __FILE__, __LINE__);     \
   } while (0)
-// After a kernel launch: reports a bad launch (grid too large, too much shared memory).
-// A fault inside a running kernel shows up at the next synchronising call instead (usually
-// the next host copy); run with CUDA_LAUNCH_BLOCKING=1 to have it reported at its launch.
-#define TD_CUDA_LAUNCH_CHECK() TD_CUDA_CHECK(cudaGetLastError())
+// After a kernel launch: counts it (count_launch below) and reports a bad launch (grid too
+// large, too much shared memory). A fault inside a running kernel shows up at the next
+// synchronising call instead (usually the next host copy); run with CUDA_LAUNCH_BLOCKING=1 to
+// have it reported at its launch.
+#define TD_CUDA_LAUNCH_CHECK()                                                         \
+  do {                                                                                 \
+    ::tinydiff::cuda::count_launch();                                                  \
+    TD_CUDA_CHECK(cudaGetLastError());                                                 \
+  } while (0)
 
 namespace tinydiff::cuda {
 

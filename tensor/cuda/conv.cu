@@ -100,6 +100,7 @@ __global__ void channel_sum_kernel(const float* t, float* out, int64_t batch, in
 void init_channels(float* x, const float* bias, int64_t batch, int64_t channels, int64_t size) {
   const int64_t total = batch * channels * size;
   if (!bias) {
+    count_launch();
     TD_CUDA_CHECK(cudaMemsetAsync(x, 0, sizeof(float) * total));
     return;
   }

@@ -124,7 +124,9 @@ void where(const StridedInput& cond, const StridedInput& a, const StridedInput& 
 void copy_strided(const StridedInput& in, float* out, const Shape& shape) {
   const int64_t n = numel_of(shape);
   if (is_dense(in.strides, shape)) {
-    if (n) TD_CUDA_CHECK(cudaMemcpy(out, in.data, sizeof(float) * n, cudaMemcpyDeviceToDevice));
+    if (n == 0) return;
+    count_launch();
+    TD_CUDA_CHECK(cudaMemcpy(out, in.data, sizeof(float) * n, cudaMemcpyDeviceToDevice));
     return;
   }
   const Shape* strides[1] = {&in.strides};

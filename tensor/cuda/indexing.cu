@@ -71,10 +71,12 @@ __global__ void one_hot_kernel(const float* index, float* out, int64_t n, int64_
 void find_bad_index(const float* index, int64_t n, int64_t size, int64_t* position) {
   auto scratch = Storage::allocate(2, Device::cuda());  // one 64-bit counter
   auto* first = reinterpret_cast<unsigned long long*>(scratch->data());
+  count_launch();
   TD_CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof(unsigned long long)));  // all ones: none yet
   find_bad_index_kernel<<<blocks_for(n), kThreads>>>(index, n, size, first);
   TD_CUDA_LAUNCH_CHECK();
   unsigned long long host = 0;
+  count_launch();
   TD_CUDA_CHECK(cudaMemcpy(&host, first, sizeof(host), cudaMemcpyDeviceToHost));
   *position = host == ~0ull ? -1 : int64_t(host);
 }

@@ -80,6 +80,7 @@ void gemm_cublas(const GemmArgs& g) {
   const int ldb = leading_dimension(g.ldb, g.trans_b ? g.k : g.n, g.trans_b ? g.n : g.k, "ldb");
   const int lda = leading_dimension(g.lda, g.trans_a ? g.m : g.k, g.trans_a ? g.k : g.m, "lda");
   const int ldc = leading_dimension(g.ldc, g.n, g.m, "ldc");
+  count_launch();
   TD_CUBLAS_CHECK(cublasSgemmStridedBatched(
       handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
       &g.alpha, g.b, ldb, g.stride_b, g.a, lda, g.stride_a, &g.beta, g.c, ldc, g.stride_c,

@@ -57,15 +57,23 @@ void synchronize(Device device) {
   if (device.is_cuda()) TD_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+int64_t device_launches(Device device) {
+  return device.is_cuda() ? cuda::launches_issued.load(std::memory_order_relaxed) : 0;
+}
+
 namespace cuda {
 
 // cudaMemcpy waits for the kernels before it, so the host sees their results.
 void copy_to_host(const float* src, float* host_dst, int64_t n) {
-  if (n) TD_CUDA_CHECK(cudaMemcpy(host_dst, src, sizeof(float) * n, cudaMemcpyDeviceToHost));
+  if (n == 0) return;
+  count_launch();
+  TD_CUDA_CHECK(cudaMemcpy(host_dst, src, sizeof(float) * n, cudaMemcpyDeviceToHost));
 }
 
 void copy_from_host(const float* host_src, float* dst, int64_t n) {
-  if (n) TD_CUDA_CHECK(cudaMemcpy(dst, host_src, sizeof(float) * n, cudaMemcpyHostToDevice));
+  if (n == 0) return;
+  count_launch();
+  TD_CUDA_CHECK(cudaMemcpy(dst, host_src, sizeof(float) * n, cudaMemcpyHostToDevice));
 }
 
 }  // namespace cuda

@@ -1,12 +1,13 @@
 // Optimizer primitives: the fused per-element update loops of SGD, Adam/AdamW and the EMA,
-// plus the two helpers of gradient clipping. One pass over memory per parameter: each loop
-// reads p, g and the moment buffers once and writes them once.
+// plus the two helpers of gradient clipping, each over a list of tensors (below). One pass over
+// memory per parameter: each loop reads p, g and the moment buffers once and writes them once.
 //
 // The scalars of a step (bias corrections, 1 - beta, ...) are computed on the host in double
 // precision, as torch.optim computes them in Python, and rounded to float once. The nn/optim.cpp
 // classes fill these structs; the kernels only apply them.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "tensor/kernels/dispatch.hpp"
 
@@ -43,25 +44,53 @@ struct AdamScalars {
   float bc2_sqrt;
 };
 
+// ---- multi-tensor lists ----
+// An optimizer updates every parameter tensor of a model in one call: each primitive below
+// takes a list of tensors, entry k holding n floats at each of its pointers. The CPU runs the
+// entries one after another; the GPU packs up to 64 entries into the arguments of one kernel
+// launch (tensor/cuda/optim.cu), so a model of 100 parameter tensors costs 2 launches per step,
+// not 100 (PyTorch calls this multi_tensor_apply; its foreach optimizers use it).
+struct SgdTensor {
+  float* p;
+  const float* g;
+  float* buf;  // the momentum buffer; unused (may be null) when momentum == 0
+  int64_t n;
+};
+struct AdamTensor {
+  float* p;
+  const float* g;
+  float* m;  // first moment (exp_avg)
+  float* v;  // second moment (exp_avg_sq)
+  int64_t n;
+};
+struct EmaTensor {
+  float* shadow;
+  const float* p;
+  int64_t n;
+};
+struct FloatSpan {
+  float* x;
+  int64_t n;
+};
+
 namespace cpu {
-// p, g, buf are (n,); buf is unused (may be null) when s.momentum == 0.
-void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
-// p, g, m, v are (n,).
-void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars& s);
-// shadow = shadow - (1 - decay) (shadow - p)     shadow, p are (n,)
-void ema_update(float* shadow, const float* p, int64_t n, float one_minus_decay);
-// out[0] = sum_i x[i]^2, summed in double in a fixed order (the same for any thread count).
-void sum_squares(const float* x, int64_t n, float* out);
-// x = factor x     x is (n,)
-void scale(float* x, int64_t n, float factor);
+void sgd_update(const std::vector<SgdTensor>& list, const SgdScalars& s);
+void adam_update(const std::vector<AdamTensor>& list, const AdamScalars& s);
+// shadow = shadow - (1 - decay) (shadow - p)     for each entry
+void ema_update(const std::vector<EmaTensor>& list, float one_minus_decay);
+// out[0] = the sum of x[i]^2 over every entry, in double in a fixed order (the same for any
+// thread count), rounded to float once.
+void sum_squares(const std::vector<FloatSpan>& list, float* out);
+// x = factor x     for each entry
+void scale(const std::vector<FloatSpan>& list, float factor);
 }  // namespace cpu
 
 namespace cuda {
-void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
-void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars& s);
-void ema_update(float* shadow, const float* p, int64_t n, float one_minus_decay);
-void sum_squares(const float* x, int64_t n, float* out);
-void scale(float* x, int64_t n, float factor);
+void sgd_update(const std::vector<SgdTensor>& list, const SgdScalars& s);
+void adam_update(const std::vector<AdamTensor>& list, const AdamScalars& s);
+void ema_update(const std::vector<EmaTensor>& list, float one_minus_decay);
+void sum_squares(const std::vector<FloatSpan>& list, float* out);  // out: a device pointer
+void scale(const std::vector<FloatSpan>& list, float factor);
 }  // namespace cuda
 
 }  // namespace tinydiff

@@ -7,11 +7,13 @@
 // size, read from /proc/self/status (VmHWM), is its own. The case runs `warmup` untimed
 // steps, then `repeat` timed ones, and reports
 //   {"case", "ms_per_step" (the median), "min_ms", "max_ms", "images_per_s", "gflops" (GFLOP/s),
-//    "gflop_per_step", "peak_rss_mb", "peak_device_mb", "cpu_ms", "steps", "threads",
-//    "framework"}
+//    "gflop_per_step", "peak_rss_mb", "peak_device_mb", "launches_per_step", "cpu_ms", "steps",
+//    "threads", "framework"}
 // peak_device_mb is the most GPU memory that live tensors held (memory_stats(cuda).peak_bytes,
-// PyTorch's max_memory_allocated); null for the CPU cases. A CUDA case (name ending in _cuda,
-// only in a `make CUDA=1` build) waits for the GPU before and after each timed step.
+// PyTorch's max_memory_allocated), and launches_per_step the kernel launches, cuBLAS calls and
+// device copies of a timed step (device_launches); both null for the CPU cases. A CUDA case
+// (name ending in _cuda, only in a `make CUDA=1` build) waits for the GPU before and after each
+// timed step.
 // cpu_ms is the median CPU time per step summed over threads: on a machine shared with other
 // work it is steadier than wall time (run with OMP_WAIT_POLICY=passive so that waiting
 // threads sleep rather than spin).
@@ -86,32 +88,37 @@ void measure(const BenchCase& c, const Options& o) {
     step.run();
   }
   std::vector<double> ms, cpu;
+  int64_t launches_timed = 0;
   for (int i = 0; i < o.repeat; ++i) {
     if (step.prepare) step.prepare();
     synchronize(c.device);  // the untimed work has finished
     auto start = Clock::now();
     double cpu_start = cpu_ms();
+    const int64_t launches_before = device_launches(c.device);
     step.run();
+    launches_timed += device_launches(c.device) - launches_before;
     synchronize(c.device);  // and so has the timed work
     cpu.push_back(cpu_ms() - cpu_start);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
   double mid = median(ms), flops = step.flops > 0 ? step.flops : c.flops;
-  char gflops[32] = "null", gflop[32] = "null", device_mb[32] = "null";
+  char gflops[32] = "null", gflop[32] = "null", device_mb[32] = "null", launches[32] = "null";
   if (flops > 0) {
     std::snprintf(gflops, sizeof gflops, "%.1f", flops / (mid * 1e6));
     std::snprintf(gflop, sizeof gflop, "%.3f", flops * 1e-9);
   }
-  if (c.device.is_cuda())
+  if (c.device.is_cuda()) {
     std::snprintf(device_mb, sizeof device_mb, "%.1f",
                   memory_stats(c.device).peak_bytes / double(1 << 20));
+    std::snprintf(launches, sizeof launches, "%.0f", double(launches_timed) / o.repeat);
+  }
   std::printf("{\"case\":\"%s\",\"ms_per_step\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,"
               "\"images_per_s\":%.1f,\"gflops\":%s,\"gflop_per_step\":%s,\"peak_rss_mb\":%.1f,"
-              "\"peak_device_mb\":%s,\"cpu_ms\":%.3f,\"steps\":%d,\"threads\":%d,"
-              "\"framework\":\"tinydiff\"}\n",
+              "\"peak_device_mb\":%s,\"launches_per_step\":%s,\"cpu_ms\":%.3f,\"steps\":%d,"
+              "\"threads\":%d,\"framework\":\"tinydiff\"}\n",
               c.name.c_str(), mid, *std::min_element(ms.begin(), ms.end()),
               *std::max_element(ms.begin(), ms.end()), c.images * 1000.0 / mid, gflops, gflop,
-              peak_rss_mb(), device_mb, median(cpu), o.repeat, omp_get_max_threads());
+              peak_rss_mb(), device_mb, launches, median(cpu), o.repeat, omp_get_max_threads());
   std::fflush(stdout);
 }
 
