@@ -272,6 +272,27 @@ CUDA_PARITY_CASE("scaled_dot_product_attention", "cross-attention with a mask") 
                 [](const TensorList& in) { return scaled_dot_product_attention(in[0], in[1], in[2], in[3]); },
                 kGemmRtol);
 }
+// Without a graph and a mask, attention is the fused forward (tensor/cuda/attention.cu), here
+// against the CPU's GEMMs. 70 and 130 positions take two and three 64-row blocks and 64-key
+// tiles; heads of 8, 40 and 24 run the 16- and 64-wide kernels with padding columns; a head of
+// 72 takes matmul + softmax.
+TEST_CASE("cuda attention: the fused forward (no graph, no mask) matches the CPU") {
+  if (!test::gpu_or_skip()) return;
+  NoGradGuard no_grad;
+  const std::vector<std::vector<Shape>> cases = {
+      {{2, 3, 70, 8}, {2, 3, 70, 8}, {2, 3, 70, 8}},
+      {{1, 2, 5, 40}, {1, 2, 130, 40}, {1, 2, 130, 24}},
+      {{1, 1, 6, 72}, {1, 1, 9, 72}, {1, 1, 9, 72}}};
+  for (const auto& shapes : cases) {
+    CAPTURE(str(shapes[0]));
+    Tensor q = test::uniform(shapes[0], -1.f, 1.f, 1, false);
+    Tensor k = test::uniform(shapes[1], -1.f, 1.f, 2, false);
+    Tensor v = test::uniform(shapes[2], -1.f, 1.f, 3, false);
+    Tensor gpu = scaled_dot_product_attention(q.to(Device::cuda()), k.to(Device::cuda()),
+                                              v.to(Device::cuda()));
+    test::require_device_close(gpu, scaled_dot_product_attention(q, k, v), kGemmRtol, "output");
+  }
+}
 CUDA_PARITY_CASE("checkpoint", "a linear + silu block recomputed in the backward") {
   check_devices({values({4, 6}), values({5, 6})}, [](const TensorList& in) {
     auto block = [w = in[1]](const TensorList& xs) { return silu(linear(xs[0], w)); };

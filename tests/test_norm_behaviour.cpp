@@ -171,6 +171,21 @@ TEST_CASE("attention with an all-ones mask equals attention without one") {
                 scaled_dot_product_attention(q, k, v), 1e-6, 1e-7);
 }
 
+// Without a graph and a mask attention runs one fused kernel (tensor/kernels/attention.hpp);
+// an all-ones mask takes matmul + softmax. 3 slices of 1200 x 1200 scores make the CPU's kernel
+// run its GEMMs in two groups of slices (its scratch holds 2^22 scores).
+TEST_CASE("attention without a graph (the fused kernel) equals matmul + softmax") {
+  NoGradGuard no_grad;
+  Tensor q = uniform({1, 3, 1200, 16}, -1, 1, 20), k = uniform({1, 3, 1200, 16}, -1, 1, 21);
+  Tensor v = uniform({1, 3, 1200, 8}, -1, 1, 22);
+  require_close(scaled_dot_product_attention(q, k, v),
+                scaled_dot_product_attention(q, k, v, ones({1})), 1e-5, 1e-6);
+  q = uniform({2, 2, 3, 4}, -1, 1, 10), k = uniform({2, 2, 5, 4}, -1, 1, 11);
+  v = uniform({2, 2, 5, 3}, -1, 1, 12);
+  require_close(scaled_dot_product_attention(q, k, v),
+                scaled_dot_product_attention(q, k, v, ones({1})), 1e-5, 1e-6);
+}
+
 TEST_CASE("attention gives a fully masked row uniform weights, not NaN") {
   Tensor q = uniform({1, 1, 2, 4}, -3, 3, 13), k = uniform({1, 1, 3, 4}, -3, 3, 14);
   Tensor v = uniform({1, 1, 3, 2}, -1, 1, 15);

@@ -1,13 +1,18 @@
 // Scaled dot-product attention (Vaswani et al. 2017, Eq. 1), per batch and head:
 //   Attention(Q, K, V) = softmax(Q K^T scale + mask_bias) V,   scale = 1/sqrt(d_k) by default
-// Composed from matmul, softmax and add, so autograd derives the backward from theirs. With
-// the scores S, P = softmax(S) and * elementwise:
+// When a backward will follow, it is composed from matmul, softmax and add, and autograd
+// derives the backward from theirs. With the scores S, P = softmax(S) and * elementwise:
 //   dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dP * P)),
 //   dQ = dS K scale,  dK = dS^T Q scale
-// The graph shows those nodes (matmul, softmax, ...) rather than one node of this name.
+// The graph shows those nodes (matmul, softmax, ...) rather than one node of this name; it
+// keeps P for the backward. Without a graph (sampling, evaluation) only the output is needed,
+// and without a mask it comes from one fused kernel (tensor/kernels/attention.hpp), which on
+// the GPU never stores the scores at all.
+#include <algorithm>
 #include <cmath>
 
 #include "nn/functional/attention.hpp"
+#include "tensor/kernels/attention.hpp"
 
 namespace tinydiff {
 
@@ -49,6 +54,24 @@ Tensor mask_bias(const Tensor& mask) {
   return mul(eq(mask, zeros({}, mask.device())), -1e9f);
 }
 
+// The output alone, from the fused kernel: q (..., Lq, D), k (..., Lk, D), v (..., Lk, Dv)
+// -> (..., Lq, Dv).
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
+  Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  const Shape batch(q.shape().begin(), q.shape().end() - 2);  // (B, H)
+  const AttentionDims dims{numel_of(batch), q.size(-2), k.size(-2), q.size(-1), v.size(-1), scale};
+  Shape out_shape = q.shape();
+  out_shape.back() = dims.dv;
+  Tensor out = Tensor::empty(out_shape, q.device());
+  TD_DISPATCH(q.device(), attention_forward, qc.data(), kc.data(), vc.data(), out.data(), dims);
+  return out;
+}
+
+// True when no backward can follow: grad mode is off, or no input requires a gradient.
+bool no_graph(const Tensor& q, const Tensor& k, const Tensor& v) {
+  return !grad_enabled() || !(q.requires_grad() || k.requires_grad() || v.requires_grad());
+}
+
 }  // namespace
 
 // q (B, H, Lq, D), k (B, H, Lk, D), v (B, H, Lk, Dv), mask broadcastable to (B, H, Lq, Lk)
@@ -57,6 +80,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     const Tensor& mask, float scale) {
   check_shapes(q, k, v);
   if (scale <= 0.f) scale = 1.f / std::sqrt(float(q.size(-1)));
+  const bool fused = no_graph(q, k, v) && !mask.defined() && k.size(-2) > 0 &&
+                     std::max(q.size(-1), v.size(-1)) <= kFusedAttentionMaxHead;
+  if (fused) return fused_attention(q, k, v, scale);
   // (q scale) k^T = scale (q k^T); scaling q (Lq, D) is cheaper than scaling the scores
   // (Lq, Lk) whenever Lk > D, the usual case.
   Tensor scores = matmul(mul(q, scale), transpose(k, -1, -2));  // (B, H, Lq, Lk)

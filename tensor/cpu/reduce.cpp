@@ -70,13 +70,13 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t r, bool log) {
     const float* px = x + o * r;
     float* py = y + o * r;
     float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
     for (int64_t i = 0; i < r; ++i) m = std::max(m, px[i]);
+#pragma omp simd
+    for (int64_t i = 0; i < r; ++i) py[i] = math::exp_approx(px[i] - m);
     double s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < r; ++i) {
-      py[i] = math::exp_approx(px[i] - m);
-      s += py[i];
-    }
+    for (int64_t i = 0; i < r; ++i) s += py[i];
     if (log) {
       const float log_s = float(std::log(s));
       for (int64_t i = 0; i < r; ++i) py[i] = px[i] - m - log_s;
