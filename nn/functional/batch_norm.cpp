@@ -59,22 +59,20 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
            "batch_norm: pass both running_mean and running_var, or neither");
   const bool batch_stats = training || !running_mean.defined();
   Tensor xc = x.contiguous().detach();
-  Tensor mean, var;
+  Tensor mean, rstd;
   if (batch_stats) {
     TD_CHECK(N * S > 1, "batch_norm: batch statistics need more than one value per channel, got "
              "input ", str(x.shape()));
-    mean = Tensor::empty({C}, x.device()), var = Tensor::empty({C}, x.device());
-    TD_DISPATCH(x.device(), batch_norm_stats, xc.data(), mean.data(), var.data(), N, C, S);
+    mean = Tensor::empty({C}, x.device()), rstd = Tensor::empty({C}, x.device());
+    Tensor var = Tensor::empty({C}, x.device());
+    TD_DISPATCH(x.device(), batch_norm_stats, xc.data(), mean.data(), var.data(), rstd.data(), N,
+                C, S, eps);
     if (training && running_mean.defined())
       update_running(running_mean, running_var, mean, var, N * S, momentum);
   } else {
-    // Copies: a later training call updates the buffers in place before this backward runs.
-    mean = running_mean.detach().clone(), var = running_var.detach().clone();
-  }
-  Tensor rstd;
-  {
+    // Fresh tensors: a later training call updates the buffers in place before this backward.
     NoGradGuard no_grad;
-    rstd = rsqrt(add(var, eps));
+    mean = running_mean.detach().clone(), rstd = rsqrt(add(running_var.detach(), eps));
   }
   Tensor w = weight.defined() ? weight.contiguous().detach() : Tensor();
   Tensor b = bias.defined() ? bias.contiguous().detach() : Tensor();

@@ -186,7 +186,8 @@ void layer_norm_backward(const float* x, const float* weight, const float* mean,
   }
 }
 
-void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_t C, int64_t S) {
+void batch_norm_stats(const float* x, float* mean, float* var, float* rstd, int64_t N, int64_t C,
+                      int64_t S, float eps) {
   const double m = double(N * S);
 #pragma omp parallel for if (N * C * S > kParallelGrain)
   for (int64_t c = 0; c < C; ++c) {
@@ -203,6 +204,7 @@ void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_
     const double mu = sum / m;
     mean[c] = float(mu);
     var[c] = float(std::max(0.0, sumsq / m - mu * mu));
+    rstd[c] = 1.f / std::sqrt(var[c] + eps);
   }
 }
 

@@ -153,8 +153,8 @@ __global__ void layer_norm_affine_kernel(const float* x, const float* mean, cons
 }
 
 // One block per channel c: sum and sum of squares over (n, s) -> mean, biased var.
-__global__ void batch_norm_stats_kernel(const float* x, float* mean, float* var, int64_t N,
-                                        int64_t C, int64_t S) {
+__global__ void batch_norm_stats_kernel(const float* x, float* mean, float* var, float* rstd,
+                                        int64_t N, int64_t C, int64_t S, float eps) {
   for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
     double sum = 0, sumsq = 0;
     for (int64_t k = threadIdx.x; k < N * S; k += blockDim.x) {
@@ -168,6 +168,7 @@ __global__ void batch_norm_stats_kernel(const float* x, float* mean, float* var,
     if (threadIdx.x == 0) {
       mean[c] = float(mu);
       var[c] = float(fmax(0.0, sumsq / m - mu * mu));
+      rstd[c] = 1.f / sqrtf(var[c] + eps);
     }
   }
 }
@@ -262,8 +263,9 @@ void layer_norm_backward(const float* x, const float* weight, const float* mean,
   TD_CUDA_LAUNCH_CHECK();
 }
 
-void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_t C, int64_t S) {
-  batch_norm_stats_kernel<<<set_blocks(C), kThreads>>>(x, mean, var, N, C, S);
+void batch_norm_stats(const float* x, float* mean, float* var, float* rstd, int64_t N, int64_t C,
+                      int64_t S, float eps) {
+  batch_norm_stats_kernel<<<set_blocks(C), kThreads>>>(x, mean, var, rstd, N, C, S, eps);
   TD_CUDA_LAUNCH_CHECK();
 }
 

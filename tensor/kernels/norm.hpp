@@ -44,8 +44,10 @@ void layer_norm_backward(const float* x, const float* weight, const float* mean,
                          const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, int64_t rows, int64_t K);
 
-// Batch statistics: x (N, C, S) -> mean, var (C), var biased (divided by N S).
-void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_t C, int64_t S);
+// Batch statistics: x (N, C, S) -> mean, var (C), var biased (divided by N S), and
+// rstd = 1 / sqrt(var + eps) (C), all in one pass.
+void batch_norm_stats(const float* x, float* mean, float* var, float* rstd, int64_t N, int64_t C,
+                      int64_t S, float eps);
 // y (N, C, S) = (x - mean_c) rstd_c w_c + b_c; mean, rstd (C); weight, bias (C) or null.
 void batch_norm_forward(const float* x, const float* mean, const float* rstd,
                         const float* weight, const float* bias, float* y, int64_t N, int64_t C,
@@ -74,7 +76,8 @@ void layer_norm_forward(const float* x, const float* weight, const float* bias, 
 void layer_norm_backward(const float* x, const float* weight, const float* mean,
                          const float* rstd, const float* dy, float* dx, float* dweight,
                          float* dbias, int64_t rows, int64_t K);
-void batch_norm_stats(const float* x, float* mean, float* var, int64_t N, int64_t C, int64_t S);
+void batch_norm_stats(const float* x, float* mean, float* var, float* rstd, int64_t N, int64_t C,
+                      int64_t S, float eps);
 void batch_norm_forward(const float* x, const float* mean, const float* rstd,
                         const float* weight, const float* bias, float* y, int64_t N, int64_t C,
                         int64_t S);
