@@ -155,6 +155,21 @@ PARITY_CASE("scaled_dot_product_attention", "custom scale") {
   });
 }
 
+// Without a graph the same cases run the fused kernel (tensor/kernels/attention.hpp): its
+// output against PyTorch's.
+TEST_CASE("parity scaled_dot_product_attention without a graph (the fused forward)") {
+  NoGradGuard no_grad;
+  auto input = [](const std::string& key) { return fixture_tensor(kFile, key); };
+  Tensor x = input("attn_self.x");
+  require_close(scaled_dot_product_attention(x, x, x), input("attn_self.out"), 1e-4, 1e-5);
+  require_close(scaled_dot_product_attention(input("attn_cross.q"), input("attn_cross.k"),
+                                             input("attn_cross.v")),
+                input("attn_cross.out"), 1e-4, 1e-5);
+  require_close(scaled_dot_product_attention(input("attn_scale.q"), input("attn_scale.k"),
+                                             input("attn_scale.v"), Tensor(), 0.3f),
+                input("attn_scale.out"), 1e-4, 1e-5);
+}
+
 PARITY_CASE("scaled_dot_product_attention", "padding mask (B, 1, 1, Lk)") {
   Tensor mask = fixture_tensor(kFile, "attn_padding.mask");
   check_parity(kFile, "attn_padding", {"q", "k", "v"}, [&](const TensorList& in) {

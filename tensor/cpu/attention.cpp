@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "tensor/cpu/scratch.hpp"
-#include "tensor/error.hpp"
 #include "tensor/kernels/attention.hpp"
 #include "tensor/kernels/matmul.hpp"
 #include "tensor/kernels/reduce.hpp"
@@ -19,9 +18,7 @@ constexpr int64_t kMaxScores = int64_t(1) << 22;  // 16 MB of scores at a time
 
 void attention_forward(const float* q, const float* k, const float* v, float* out,
                        const AttentionDims& a) {
-  TD_CHECK(a.d <= kFusedAttentionMaxHead && a.dv <= kFusedAttentionMaxHead,
-           "attention_forward: head dims ", a.d, " and ", a.dv, " exceed ",
-           kFusedAttentionMaxHead, " (hint: scaled_dot_product_attention takes wider heads)");
+  check_fused_head(a);
   const int64_t group = std::clamp<int64_t>(kMaxScores / std::max<int64_t>(a.lq * a.lk, 1), 1,
                                             std::max<int64_t>(a.slices, 1));
   for (int64_t first = 0; first < a.slices; first += group) {

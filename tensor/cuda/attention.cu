@@ -70,10 +70,8 @@ __global__ void flash_attention_kernel(const float* q, const float* k, const flo
 
 void attention_forward(const float* q, const float* k, const float* v, float* out,
                        const AttentionDims& a) {
+  check_fused_head(a);
   const int64_t head = std::max(a.d, a.dv);
-  TD_CHECK(head <= kFusedAttentionMaxHead, "attention_forward: head dims ", a.d, " and ", a.dv,
-           " exceed ", kFusedAttentionMaxHead,
-           " (hint: scaled_dot_product_attention takes wider heads)");
   TD_CHECK(a.slices <= INT32_MAX && (a.lq + kRows - 1) / kRows <= 65535, "attention_forward: ",
            a.slices, " slices of ", a.lq, " queries exceed the grid of one launch");
   if (a.slices == 0 || a.lq == 0) return;

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 
+#include "tensor/error.hpp"
 #include "tensor/kernels/dispatch.hpp"
 
 namespace tinydiff {
@@ -21,6 +22,13 @@ struct AttentionDims {
   int64_t slices, lq, lk, d, dv;  // d, dv <= kFusedAttentionMaxHead
   float scale;
 };
+
+// Both backends' attention_forward start with this.
+inline void check_fused_head(const AttentionDims& a) {
+  TD_CHECK(a.d <= kFusedAttentionMaxHead && a.dv <= kFusedAttentionMaxHead,
+           "attention_forward: head dims ", a.d, " and ", a.dv, " exceed ",
+           kFusedAttentionMaxHead, " (hint: scaled_dot_product_attention takes wider heads)");
+}
 
 namespace cpu {
 // q (slices, lq, d), k (slices, lk, d), v (slices, lk, dv) -> out (slices, lq, dv); all
