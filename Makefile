@@ -80,10 +80,10 @@ $(OBJ)/%.o: %.cpp
 
 ifeq ($(CUDA),emu)
 # The shim headers come first on the include path. nvcc does not warn when a kernel compares
-# the unsigned threadIdx.x with an int; g++ would.
+# the unsigned threadIdx.x with an int, and it reads `#pragma unroll`; g++ would warn on both.
 $(OBJ)/%.cu.o: $(BUILD)/emu/%.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) -Itests/cuda_emu $(CXXFLAGS) -Wno-sign-compare -c $< -o $@
+	$(CXX) -Itests/cuda_emu $(CXXFLAGS) -Wno-sign-compare -Wno-unknown-pragmas -c $< -o $@
 $(BUILD)/emu/%.cpp: %.cu tests/cuda_emu/rewrite_launches.py
 	@mkdir -p $(dir $@)
 	python3 tests/cuda_emu/rewrite_launches.py $< $@
