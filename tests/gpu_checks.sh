@@ -12,7 +12,8 @@
 #   bench     tests/bench/compare.sh over the *_cuda cases beside PyTorch's eager CUDA step,
 #             then the same cases with TINYDIFF_GEMM=tiled
 #   memcheck  compute-sanitizer memcheck, then racecheck, over the parity suite (not the
-#             training cases, which are long under the sanitizer and use the same kernels)
+#             training cases nor the lesson run, which are long under the sanitizer and use the
+#             same kernels)
 #   test      the whole suite in the CUDA build (on .gpu/data's sprite subset)
 #
 # The order is the order of importance: device time is short (15 minutes a task, start-up
@@ -95,7 +96,7 @@ stage_bench() {
 }
 
 stage_memcheck() {
-  local suite=(-tc="*cuda*" -tce="*training*")
+  local suite=(-tc="*cuda*" -tce="*training*,*lesson01*")
   "$sanitizer" --tool memcheck --error-exitcode 1 "$bin/tests" "${suite[@]}" &&
     "$sanitizer" --tool racecheck --error-exitcode 1 "$bin/tests" "${suite[@]}"
 }

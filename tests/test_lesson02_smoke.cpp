@@ -150,6 +150,22 @@ TEST_CASE("lesson02 smoke: train, resume, sample with ddim5 and eval on MNIST") 
   fs::remove_all(straight);
 }
 
+TEST_CASE("lesson02 train: --sample-respace must fit T, checked before training; 50 shrinks to T") {
+  std::string data = tinydiff::test::data_dir();
+  if (data.empty()) return tinydiff::test::skip("no data folder: set TINYDIFF_DATA");
+  std::string out = fresh_dir("lesson02_respace");
+  std::vector<std::string> args = train_args(data, out, 1);
+  args.resize(args.size() - 2);  // drops --sample-respace ddim5: the default 50, with T = 20
+  REQUIRE(lesson02::train(args) == 0);
+  CHECK(fs::exists(fs::path(out) / "samples_step000001.png"));
+  fs::remove_all(out);
+  args.insert(args.end(), {"--sample-respace", "50"});
+  CHECK_THROWS_WITH_AS(lesson02::train(args),
+                       doctest::Contains("--sample-respace 50 does not fit T = 20"), Error);
+  CHECK_FALSE(fs::exists(fs::path(out) / "ckpt.safetensors"));
+  fs::remove_all(out);
+}
+
 TEST_CASE("lesson02 reports bad flags and missing files clearly") {
   CHECK_THROWS_WITH_AS(lesson02::train({"--steps", "ten"}), doctest::Contains("--steps"), Error);
   CHECK_THROWS_WITH_AS(lesson02::train({"--loss", "l1"}),

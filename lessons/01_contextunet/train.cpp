@@ -2,6 +2,7 @@
 // dropout for classifier-free guidance, Adam with the course's linear learning-rate decay, an
 // optional EMA of the weights, checkpoints (periodic, final, on Ctrl-C) and exact --resume
 // (the loop itself is lessons/common/train_loop.hpp's).
+#include <algorithm>
 #include <cstdio>
 
 #include "lessons/01_contextunet/commands.hpp"
@@ -47,13 +48,14 @@ Lesson01Settings settings_from_flags(const Flags& f, int64_t train_rows) {
   return s;
 }
 
-// A grid of 8 samples per class (one row per class) by DDIM over 25 steps with guidance w 1.
+// A grid of 8 samples per class (one row per class) by DDIM over 25 steps (or T, when
+// --timesteps is smaller) with guidance w 1.
 void save_sample_grid(ContextUnet& model, EMA* ema, const NoiseSchedule& schedule,
                       const std::string& path, Device device) {
   int64_t k = model.config.n_cfeat, c = model.config.in_channels, h = model.config.height;
   save_training_samples(path, model, ema, [&](Generator& gen) {
     SampleOptions options;
-    options.ddim_steps = 25;
+    options.ddim_steps = std::min<int64_t>(25, schedule.T);
     options.guidance_w = 1.0;
     options.gen = &gen;
     options.device = device;
