@@ -1,5 +1,6 @@
 // A fresh temporary folder for tests that write files; removed with everything in it when the
-// test case ends. Used by test_safetensors.cpp and the test_common_*.cpp suites.
+// test case ends. Used by test_safetensors.cpp, test_cuda_lesson.cpp and the test_common_*.cpp
+// suites.
 #pragma once
 #include <unistd.h>
 

@@ -4,27 +4,17 @@
 // a GPU or without the data.
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <unistd.h>
 
 #include "lessons/01_contextunet/commands.hpp"
 #include "lessons/common/npy.hpp"
 #include "lessons/common/plot.hpp"
 #include "nn/safetensors.hpp"
 #include "tests/cuda_parity.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace tinydiff;
-namespace fs = std::filesystem;
 
 namespace {
-
-std::string fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("tinydiff_cuda_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 std::vector<std::string> train_args(const std::string& data, const std::string& out,
                                     const std::string& device) {
@@ -51,7 +41,8 @@ TEST_CASE("cuda lesson01: train --device cuda, resume, same losses as the CPU, s
   if (!test::gpu_or_skip()) return;
   const std::string data = test::data_dir();
   if (data.empty()) return test::skip("no data folder: set TINYDIFF_DATA");
-  const std::string gpu = fresh_dir("gpu"), cpu = fresh_dir("cpu");
+  test::TempDir gpu_run, cpu_run;
+  const std::string gpu = gpu_run.path(), cpu = cpu_run.path();
 
   std::vector<std::string> first = train_args(data, gpu, "cuda");
   first.insert(first.end(), {"--stop-at", "3"});
@@ -85,6 +76,4 @@ TEST_CASE("cuda lesson01: train --device cuda, resume, same losses as the CPU, s
   CHECK_MESSAGE(worst <= 2.f, "the GPU's and the CPU's samples differ by ", worst, " levels");
   const auto [lo, hi] = std::minmax_element(on_gpu.begin(), on_gpu.end());
   CHECK(*hi > *lo);  // not a blank picture
-  fs::remove_all(gpu);
-  fs::remove_all(cpu);
 }
