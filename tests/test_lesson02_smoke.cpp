@@ -150,19 +150,28 @@ TEST_CASE("lesson02 smoke: train, resume, sample with ddim5 and eval on MNIST") 
   fs::remove_all(straight);
 }
 
-TEST_CASE("lesson02 train: --sample-respace must fit T, checked before training; 50 shrinks to T") {
+// A run with T = 20: the default respacing (50) keeps all 20 steps in train, sample and eval;
+// asking for 50 is an error naming the flag before any work.
+TEST_CASE("lesson02: the default respacing fits a short chain; one longer than T fails first") {
   std::string data = tinydiff::test::data_dir();
   if (data.empty()) return tinydiff::test::skip("no data folder: set TINYDIFF_DATA");
-  std::string out = fresh_dir("lesson02_respace");
+  std::string out = fresh_dir("lesson02_respace"), ckpt = out + "/ckpt.safetensors";
   std::vector<std::string> args = train_args(data, out, 1);
-  args.resize(args.size() - 2);  // drops --sample-respace ddim5: the default 50, with T = 20
+  args.resize(args.size() - 2);  // drops --sample-respace ddim5
   REQUIRE(lesson02::train(args) == 0);
   CHECK(fs::exists(fs::path(out) / "samples_step000001.png"));
+  REQUIRE(lesson02::sample({"--ckpt", ckpt, "--n", "2", "--class", "3", "--png",
+                            out + "/s.png"}) == 0);
+  const auto too_long = doctest::Contains("respace 50 does not fit the run's T = 20");
+  CHECK_THROWS_WITH_AS(
+      lesson02::sample({"--ckpt", ckpt, "--respace", "50", "--png", out + "/x.png"}), too_long,
+      Error);
+  CHECK_FALSE(fs::exists(fs::path(out) / "x.png"));
+  CHECK_THROWS_WITH_AS(lesson02::eval({"--ckpt", ckpt, "--respace", "50"}), too_long, Error);
   fs::remove_all(out);
   args.insert(args.end(), {"--sample-respace", "50"});
-  CHECK_THROWS_WITH_AS(lesson02::train(args),
-                       doctest::Contains("--sample-respace 50 does not fit T = 20"), Error);
-  CHECK_FALSE(fs::exists(fs::path(out) / "ckpt.safetensors"));
+  CHECK_THROWS_WITH_AS(lesson02::train(args), too_long, Error);
+  CHECK_FALSE(fs::exists(ckpt));
   fs::remove_all(out);
 }
 

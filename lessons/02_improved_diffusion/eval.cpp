@@ -26,7 +26,9 @@ Flags eval_flags() {
   f.add_int("bpd-images", 64, "held-out images for bits/dim (0: skip), each over all T steps");
   f.add_int("bpd-batch", 16, "images per calc_bpd_loop call");
   f.add_int("n", 500, "samples to score (a multiple of the number of classes; 0: skip)");
-  f.add_string("respace", "50", "sampling steps for the scored samples (N, ddimN or 'all')");
+  f.add_string("respace", "50",
+               "sampling steps for the scored samples (N, ddimN or 'all'; 'all' is also the "
+               "default when T <= 50)");
   f.add_int("seed", 0, "seed of the noise and of the held-out image draws");
   return f;
 }
@@ -63,11 +65,11 @@ struct SampleScores {
 
 // Samples n images (n / classes of each class) and scores them with the classifier.
 SampleScores score_samples(UNetModel& model, const Lesson02Settings& s, const Flags& f,
-                           const Dataset& real, Classifier& classifier) {
+                           const std::string& respacing, const Dataset& real,
+                           Classifier& classifier) {
   DatasetShape d = dataset_shape(s.dataset);
   int64_t n = f.get_int("n");
   auto [y, classes] = class_labels(n, -1, d.num_classes);
-  std::string respacing = f.get_string("respace") == "all" ? "" : f.get_string("respace");
   Generator gen(uint64_t(f.get_int("seed")));
   DiffusionSampleOptions options;
   options.gen = &gen;
@@ -100,6 +102,7 @@ int eval(const std::vector<std::string>& args) {
   NoGradGuard no_grad;
   TrainedModel m = load_trained_model(f.get_string("ckpt"), Device::cpu());
   const Lesson02Settings& s = m.settings;
+  const std::string respacing = respacing_flag(f, "respace", s.diffusion_steps);
   Dataset real = load_dataset(s.dataset, resolve_data_dir(f.get_string("data")), Split::test);
   int64_t bpd_images = f.get_int("bpd-images"), n = f.get_int("n");
   TD_CHECK(bpd_images >= 0 && n >= 0 && f.get_int("bpd-batch") > 0, "lesson02 eval: --bpd-images "
@@ -113,7 +116,7 @@ int eval(const std::vector<std::string>& args) {
     bpd = bits_per_dim(*m.model, s, real, bpd_images, f.get_int("bpd-batch"),
                        uint64_t(f.get_int("seed")));
   SampleScores scores;
-  if (n > 0) scores = score_samples(*m.model, s, f, real, *classifier);
+  if (n > 0) scores = score_samples(*m.model, s, f, respacing, real, *classifier);
 
   bool has_bpd = bpd_images > 0, has_acc = n > 0 && s.class_cond;
   std::printf("%-30s %s\n%-30s %lld\n", "dataset", s.dataset.c_str(), "train steps",
@@ -124,7 +127,7 @@ int eval(const std::vector<std::string>& args) {
                 bpd.prior, "  decoder L_0", bpd.decoder);
   if (n > 0)
     std::printf("%-30s %lld (respacing %s)\n%-30s %s\n%-30s %.3f\n%-30s %.3f\n", "samples",
-                (long long)n, f.get_string("respace").c_str(), "conditional accuracy",
+                (long long)n, respacing_name(respacing).c_str(), "conditional accuracy",
                 has_acc ? json_number(scores.accuracy, true).c_str() : "n/a (unconditional)",
                 "Frechet distance (samples)", scores.fd, "Frechet distance (real)", scores.fd_real);
   std::printf("{\"dataset\": \"%s\", \"steps\": %lld, \"bpd\": %s, \"bpd_images\": %lld, "
@@ -132,7 +135,7 @@ int eval(const std::vector<std::string>& args) {
               "\"fd\": %s, \"fd_real\": %s}\n",
               s.dataset.c_str(), (long long)m.step, json_number(bpd.total, has_bpd).c_str(),
               (long long)bpd_images, json_number(bpd.prior, has_bpd).c_str(), (long long)n,
-              f.get_string("respace").c_str(), json_number(scores.accuracy, has_acc).c_str(),
+              respacing_name(respacing).c_str(), json_number(scores.accuracy, has_acc).c_str(),
               json_number(scores.fd, n > 0).c_str(), json_number(scores.fd_real, n > 0).c_str());
   return 0;
 }

@@ -107,6 +107,17 @@ SpacedDiffusion make_diffusion(const Lesson02Settings& s, const std::string& res
   return create_gaussian_diffusion(f);
 }
 
+std::string respacing_flag(const Flags& f, const std::string& flag, int64_t T) {
+  const std::string value = f.get_string(flag);
+  if (value == "all" || (!f.was_set(flag) && std::stoll(value) >= T)) return "";
+  try {
+    space_timesteps(T, value);
+  } catch (const Error& e) {
+    throw_error("--", flag, " ", value, " does not fit the run's T = ", T, ": ", e.what());
+  }
+  return value;
+}
+
 namespace {
 // A number as text that reads back to (nearly) the same double: "0.0001", "0.3".
 std::string text(double v) {

@@ -19,7 +19,8 @@ Flags sample_flags() {
   Flags f("lesson02", "sample", "Samples images from a trained improved-diffusion UNet.");
   add_sample_request_flags(f, "runs/lesson02/ckpt.safetensors");
   f.add_string("respace", "50",
-               "steps to sample: N (ancestral, N of the T steps), ddimN (DDIM), or 'all' (T)");
+               "steps to sample: N (ancestral, N of the T steps), ddimN (DDIM), or 'all' (T; "
+               "also the default when T <= 50)");
   f.add_float("eta", 0, "DDIM eta: 0 deterministic, 1 like ancestral sampling");
   f.add_int("seed", 0, "seed of the starting noise and of the sampling noise");
   add_sample_output_flags(f);
@@ -46,7 +47,7 @@ int sample(const std::vector<std::string>& args) {
              f.get_string("ckpt"), " is an unconditional model: --class and --labels-npy ",
              "do not apply");
   }
-  std::string respacing = f.get_string("respace") == "all" ? "" : f.get_string("respace");
+  std::string respacing = respacing_flag(f, "respace", m.settings.diffusion_steps);
 
   Generator gen(uint64_t(f.get_int("seed")));
   DiffusionSampleOptions options;
@@ -58,7 +59,7 @@ int sample(const std::vector<std::string>& args) {
   ProgressBar progress(steps, 0, ProgressOptions("sample"));
   options.on_step = [&](int64_t done, int64_t) { progress.update(done); };
   std::printf("sampling %lld images (%lld steps, respacing '%s') from %s (step %lld)\n",
-              (long long)n, (long long)steps, f.get_string("respace").c_str(),
+              (long long)n, (long long)steps, respacing_name(respacing).c_str(),
               f.get_string("ckpt").c_str(), (long long)m.step);
   std::fflush(stdout);
   Samples s = draw_samples(*m.model, m.settings, respacing, {n, d.channels, d.side, d.side}, y,

@@ -3,11 +3,9 @@
 // training_losses gives L_simple, L_vlb or L_hybrid (Eq. 16) per sample, weighted by the
 // sampler's importance weights; AdamW, an EMA of the weights, checkpoints (periodic, final,
 // on Ctrl-C) and an exact --resume (the loop itself is lessons/common/train_loop.hpp's).
-#include <algorithm>
 #include <cstdio>
 
 #include "diffusion/resample.hpp"
-#include "diffusion/respace.hpp"
 #include "lessons/02_improved_diffusion/commands.hpp"
 #include "lessons/02_improved_diffusion/lesson.hpp"
 #include "lessons/common/flags.hpp"
@@ -42,7 +40,8 @@ Flags train_flags() {
                std::string("how t is drawn (loss-second-moment: Eq. 18)") + kPreset);
   add_train_loop_flags(f, 1000);
   f.add_string("sample-respace", "50",
-               "respacing of the sample grids' sampler (50, ddim25, ...; unset and T < 50: T)");
+               "respacing of the sample grids' sampler: 50, ddim25, ... or 'all' (T; also the "
+               "default when T <= 50)");
   add_resume_flags(f);
   return f;
 }
@@ -63,20 +62,6 @@ Lesson02Settings settings_from_flags(const Flags& f, int64_t train_rows) {
   if (f.was_set("loss")) s.loss = f.get_string("loss");
   if (f.was_set("timestep-sampler")) s.timestep_sampler = f.get_string("timestep-sampler");
   return s;
-}
-
-// --sample-respace, checked before training rather than at the first grid, minutes later. The
-// default 50 becomes T on a shorter chain.
-std::string sample_respacing(const Flags& f, int64_t T) {
-  if (!f.was_set("sample-respace")) return std::to_string(std::min<int64_t>(50, T));
-  const std::string respacing = f.get_string("sample-respace");
-  try {
-    space_timesteps(T, respacing);
-  } catch (const Error& e) {
-    throw_error("--sample-respace ", respacing, " does not fit T = ", T,
-                " (--diffusion-steps): ", e.what());
-  }
-  return respacing;
 }
 
 // A grid of 8 samples per class (one row per class; 32 when unconditional) on the chain
@@ -120,7 +105,8 @@ int train(const std::vector<std::string>& args) {
   Dataset data = load_dataset(flags.get_string("dataset"), data_dir, Split::train);
   Lesson02Settings s = train_settings(run, flags, settings_from_flags(flags, data.size()),
                                       settings_from_map);
-  const std::string respacing = sample_respacing(flags, s.diffusion_steps);
+  // Checked here, not at the first sample grid minutes later.
+  const std::string respacing = respacing_flag(flags, "sample-respace", s.diffusion_steps);
 
   manual_seed(run.seed);
   UNetModel model(unet_config(s));
