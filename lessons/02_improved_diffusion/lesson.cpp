@@ -109,10 +109,11 @@ SpacedDiffusion make_diffusion(const Lesson02Settings& s, const std::string& res
 
 std::string respacing_flag(const Flags& f, const std::string& flag, int64_t T) {
   const std::string value = f.get_string(flag);
-  if (value == "all" || (!f.was_set(flag) && std::stoll(value) >= T)) return "";
+  if (value == "all") return "";
   try {
     space_timesteps(T, value);
   } catch (const Error& e) {
+    if (!f.was_set(flag)) return "";  // the default asks for more steps than the run has
     throw_error("--", flag, " ", value, " does not fit the run's T = ", T, ": ", e.what());
   }
   return value;

@@ -69,8 +69,8 @@ UNetConfig unet_config(const Lesson02Settings& s);
 SpacedDiffusion make_diffusion(const Lesson02Settings& s, const std::string& respacing = "");
 
 // The respacing the string flag `flag` asks for, checked against the run's T before any work:
-// 'all' keeps every step (""), and so does the default (50) on a chain of at most 50 steps; a
-// value that does not fit T is an Error naming the flag. respacing_name("") is "all".
+// 'all' keeps every step (""), and so does the default (50) on a chain of fewer steps; a value
+// that does not fit T is an Error naming the flag. respacing_name("") is "all".
 std::string respacing_flag(const Flags& f, const std::string& flag, int64_t T);
 inline std::string respacing_name(const std::string& respacing) {
   return respacing.empty() ? "all" : respacing;
