@@ -1,7 +1,9 @@
 // The CUDA backend below the ops: Philox streams equal on both devices, both GPU GEMMs
-// (cuBLAS and the tiled kernel) on every GemmArgs combination, the device memory statistics
-// and the device errors. Skipped without a GPU, except the error a GPU-less run must give.
+// (cuBLAS and the tiled kernel) on every GemmArgs combination, the convolution primitives, the
+// device memory statistics and the device errors. Skipped without a GPU, except the error a
+// GPU-less run must give.
 #include "nn/functional.hpp"
+#include "tensor/kernels/conv.hpp"
 #include "tensor/kernels/matmul.hpp"
 #include "tests/cuda_parity.hpp"
 
@@ -119,6 +121,38 @@ TEST_CASE("cuda gemm: an unknown TINYDIFF_GEMM is an error naming it") {
   ScopedEnv env("TINYDIFF_GEMM", "fastest");
   Tensor a = ones({2, 2}, Device::cuda());
   CHECK_THROWS_WITH_AS(matmul(a, a), doctest::Contains("TINYDIFF_GEMM is 'fastest'"), Error);
+}
+
+// ---- convolution primitives ----
+
+// im2col copies and col2im adds in the CPU's order, so both devices agree exactly.
+TEST_CASE("cuda conv primitives: im2col and col2im of one image equal the CPU's") {
+  REQUIRE_GPU();
+  struct Case { int64_t kh, kw, stride, padding, dilation; };
+  for (const Case& k : {Case{3, 3, 1, 1, 1}, Case{3, 2, 2, 1, 1}, Case{3, 3, 1, 2, 2},
+                        Case{2, 2, 2, 0, 1}, Case{1, 1, 1, 0, 1}}) {
+    INFO("kernel ", k.kh, "x", k.kw, ", stride ", k.stride, ", padding ", k.padding,
+         ", dilation ", k.dilation);
+    ConvGeometry g;
+    g.in_channels = 3, g.in_h = 7, g.in_w = 6;
+    g.kernel_h = k.kh, g.kernel_w = k.kw;
+    g.stride = k.stride, g.padding = k.padding, g.dilation = k.dilation;
+    g.out_h = (g.in_h + 2 * g.padding - g.dilation * (g.kernel_h - 1) - 1) / g.stride + 1;
+    g.out_w = (g.in_w + 2 * g.padding - g.dilation * (g.kernel_w - 1) - 1) / g.stride + 1;
+    const Shape columns_shape{g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w};
+    Tensor image = test::uniform({g.in_channels, g.in_h, g.in_w}, -1.f, 1.f, 1, false);
+    Tensor columns = zeros(columns_shape), columns_gpu = zeros(columns_shape, Device::cuda());
+    Tensor image_gpu = image.to(Device::cuda());
+    TD_DISPATCH(Device::cpu(), im2col, g, image.data(), columns.data());
+    TD_DISPATCH(Device::cuda(), im2col, g, image_gpu.data(), columns_gpu.data());
+    require_device_equal(columns_gpu, columns, "im2col");
+
+    Tensor grad = test::uniform(columns_shape, -1.f, 1.f, 2, false);
+    Tensor grad_gpu = grad.to(Device::cuda());
+    TD_DISPATCH(Device::cpu(), col2im, g, grad.data(), image.data());  // adds onto the image
+    TD_DISPATCH(Device::cuda(), col2im, g, grad_gpu.data(), image_gpu.data());
+    require_device_equal(image_gpu, image, "col2im");
+  }
 }
 
 // ---- memory, devices ----

@@ -35,23 +35,42 @@ struct Dims {
                   g.in_h == g.out_h && g.in_w == g.out_w) {}
 };
 
-// Each thread fills column entries t = (n, row, position), or t = (row, n, position) when
-// batch_inside, with row = (c, ki, kj) and position = (oy, ox):
-//   columns[t] = image_n[c][oy s + ki d - p][ox s + kj d - p], 0 in the padding.
+// Each thread takes one output position of one input plane, t = (n, c, position) with
+// position = (oy, ox), and writes the kh kw column entries of that plane's taps:
+//   columns[n][row][position] = image_n[c][oy s + ki d - p][ox s + kj d - p], 0 in the padding,
+// row = (c, ki, kj); when batch_inside the buffer is laid out (row, n, position) instead.
+// Neighbouring threads write neighbouring positions, so every store is coalesced. A GPU has no
+// integer divider (a division costs ~20 instructions), so t is taken apart once per thread,
+// not once per column entry: 9x fewer divisions for a 3x3 kernel.
 __global__ void im2col_kernel(ConvGeometry g, const float* images, float* columns, int64_t batch,
                               bool batch_inside) {
-  const int64_t positions = g.out_h * g.out_w, rows = g.in_channels * g.kernel_h * g.kernel_w;
-  for (int64_t t = thread_index(); t < batch * rows * positions; t += thread_count()) {
-    const int64_t position = t % positions, block = t / positions;  // block = (n, row) or (row, n)
-    const int64_t row = batch_inside ? block / batch : block % rows;
-    const int64_t n = batch_inside ? block % batch : block / rows;
-    const int64_t kj = row % g.kernel_w, ki = row / g.kernel_w % g.kernel_h;
-    const int64_t c = row / (g.kernel_w * g.kernel_h);
-    const int64_t iy = position / g.out_w * g.stride + ki * g.dilation - g.padding;
-    const int64_t ix = position % g.out_w * g.stride + kj * g.dilation - g.padding;
-    const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
-    columns[t] = inside ? images[((n * g.in_channels + c) * g.in_h + iy) * g.in_w + ix] : 0.f;
+  const int64_t positions = g.out_h * g.out_w, taps = g.kernel_h * g.kernel_w;
+  // Between row r and row r + 1 of one image's column matrix lie `row_step` floats.
+  const int64_t row_step = batch_inside ? batch * positions : positions;
+  for (int64_t t = thread_index(); t < batch * g.in_channels * positions; t += thread_count()) {
+    const int64_t position = t % positions, plane = t / positions;
+    const int64_t c = plane % g.in_channels, n = plane / g.in_channels;
+    const int64_t y0 = position / g.out_w * g.stride - g.padding;
+    const int64_t x0 = position % g.out_w * g.stride - g.padding;
+    const float* image = images + plane * g.in_h * g.in_w;
+    float* out = columns + (batch_inside ? n * positions : n * g.in_channels * taps * positions) +
+                 c * taps * row_step + position;
+    for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+      const int64_t iy = y0 + ki * g.dilation;
+      for (int64_t kj = 0; kj < g.kernel_w; ++kj, out += row_step) {
+        const int64_t ix = x0 + kj * g.dilation;
+        const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+        *out = inside ? image[iy * g.in_w + ix] : 0.f;
+      }
+    }
   }
+}
+
+// The output index o with o s = i, or -1 when i is negative or not a multiple of s. Stride 1
+// (every lesson convolution) skips the division.
+__device__ inline int64_t strided_index(int64_t i, int64_t s) {
+  if (s == 1 || i < 0) return i;
+  return i % s == 0 ? i / s : -1;
 }
 
 // col2im in gather form: each thread owns image pixels t = (n, c, iy, ix) and adds to each the
@@ -59,19 +78,19 @@ __global__ void im2col_kernel(ConvGeometry g, const float* images, float* column
 // oy s = iy + p - ki d and ox s = ix + p - kj d, so the thread tries its kh kw taps: no two
 // threads write one pixel, no atomics, and the sum runs in the CPU's tap order.
 __global__ void col2im_kernel(ConvGeometry g, const float* columns, float* images, int64_t batch) {
-  const int64_t positions = g.out_h * g.out_w, rows = g.in_channels * g.kernel_h * g.kernel_w;
+  const int64_t positions = g.out_h * g.out_w, taps = g.kernel_h * g.kernel_w;
   for (int64_t t = thread_index(); t < batch * g.in_channels * g.in_h * g.in_w; t += thread_count()) {
     const int64_t ix = t % g.in_w, iy = t / g.in_w % g.in_h, plane = t / (g.in_w * g.in_h);
-    const int64_t c = plane % g.in_channels, n = plane / g.in_channels;
+    // plane = (n, c), and the rows (c, ki, kj) of image n's columns follow one another.
+    const float* rows = columns + plane * taps * positions;
     float sum = images[t];
     for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-      const int64_t y = iy + g.padding - ki * g.dilation, oy = y / g.stride;
-      if (y < 0 || y % g.stride != 0 || oy >= g.out_h) continue;
+      const int64_t oy = strided_index(iy + g.padding - ki * g.dilation, g.stride);
+      if (oy < 0 || oy >= g.out_h) continue;
       for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-        const int64_t x = ix + g.padding - kj * g.dilation, ox = x / g.stride;
-        if (x < 0 || x % g.stride != 0 || ox >= g.out_w) continue;
-        const int64_t row = (c * g.kernel_h + ki) * g.kernel_w + kj;
-        sum += columns[(n * rows + row) * positions + oy * g.out_w + ox];
+        const int64_t ox = strided_index(ix + g.padding - kj * g.dilation, g.stride);
+        if (ox < 0 || ox >= g.out_w) continue;
+        sum += rows[(ki * g.kernel_w + kj) * positions + oy * g.out_w + ox];
       }
     }
     images[t] = sum;
@@ -113,7 +132,7 @@ void init_channels(float* x, const float* bias, int64_t batch, int64_t channels,
 std::shared_ptr<Storage> unrolled(const ConvGeometry& g, const Dims& d, const float* x,
                                   bool batch_inside = false) {
   auto columns = Storage::allocate(g.batch * d.rows * d.positions, Device::cuda());
-  im2col_kernel<<<blocks_for(g.batch * d.rows * d.positions), kThreads>>>(
+  im2col_kernel<<<blocks_for(g.batch * g.in_channels * d.positions), kThreads>>>(
       g, x, columns->data(), g.batch, batch_inside);
   TD_CUDA_LAUNCH_CHECK();
   return columns;
@@ -146,7 +165,7 @@ void batched_gemm(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t 
 
 void im2col(const ConvGeometry& g, const float* image, float* columns) {
   const Dims d(g);
-  im2col_kernel<<<blocks_for(d.rows * d.positions), kThreads>>>(g, image, columns, 1, false);
+  im2col_kernel<<<blocks_for(g.in_channels * d.positions), kThreads>>>(g, image, columns, 1, false);
   TD_CUDA_LAUNCH_CHECK();
 }
 
