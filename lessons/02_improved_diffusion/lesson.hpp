@@ -42,7 +42,7 @@ struct Lesson02Settings {
   int64_t steps = 0;
 };
 
-// "quick" (recognisable class-conditional MNIST digits in ~20 minutes on 2 cores) or "paper"
+// "quick" (class-conditional MNIST digits in ~15 minutes on 2 cores, sprites in ~25) or "paper"
 // (Nichol & Dhariwal's CIFAR-10 settings scaled to 28x28 / 16x16). Throws for another name.
 Lesson02Settings preset_settings(const std::string& preset, const std::string& dataset);
 
