@@ -1,7 +1,9 @@
 // The register tile at the heart of the CPU matrix products (tensor/cpu/gemm.cpp) and of the
 // implicit-GEMM convolution (tensor/cpu/conv_implicit.cpp): an 8 x 32 block of C held in 16
-// vector registers (AVX-512; 32 with AVX2) while k runs, each step doing 16 fused
-// multiply-adds: one broadcast element of A times two vectors of B.
+// vector registers (AVX-512) while k runs, each step doing 16 fused multiply-adds: one
+// broadcast element of A times two vectors of B. With AVX2 the block is 32 vectors, more than
+// the 16 registers, and GCC spills some of them (tests/bench/README.md, "On a CPU without
+// AVX-512").
 //
 // A comes packed: a panel of 8 rows stored k-major, ap[k * 8 + r] = A(r, k). Where a row of B
 // comes from is the caller's choice (a packed panel, a matrix read in place, an image), given
