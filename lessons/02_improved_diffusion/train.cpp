@@ -25,7 +25,8 @@ Flags train_flags() {
   Flags f("lesson02", "train",
           "Trains improved-diffusion's UNet (learned variances, hybrid loss) on MNIST or sprites.");
   add_train_data_flags(f, "mnist", "runs/lesson02", {"quick", "paper"},
-                       "quick: ~15 min (MNIST) or ~25 (sprites) on 2 cores; paper: the paper's CIFAR-10 settings, scaled");
+                       "quick: ~15 min (MNIST) or ~25 (sprites) on 2 cores; paper: the "
+                       "paper's CIFAR-10 settings, scaled");
   f.add_float("lr", 0, std::string("AdamW learning rate") + kPreset);
   f.add_choice("lr-schedule", "constant", {"constant", "linear"},
                std::string("constant, or linear decay to 0 at the last step") + kPreset);
