@@ -16,7 +16,11 @@ BUILD    ?= build
 CXX      ?= g++
 NVCC     ?= /usr/local/cuda/bin/nvcc
 OPT      ?= -O3 -march=native
-CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-maybe-uninitialized -I. -isystem /usr/include/eigen3 -MMD -MP
+# -fno-trapping-math: nothing here reads the floating-point exception flags, and without it
+# GCC vectorises a loop with a select (`c ? a : b`, e.g. GELU's and SiLU's exp_approx) only with
+# AVX-512's masks: under AVX2 GELU ran 12x slower (tests/bench/README.md). It changes no value
+# (unlike -ffast-math, it allows no reordering or approximation).
+CXXFLAGS += -std=c++17 $(OPT) -fno-trapping-math -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-maybe-uninitialized -I. -isystem /usr/include/eigen3 -MMD -MP
 LDLIBS   += -fopenmp -lz -lstb -lpthread
 
 ifeq ($(SANITIZE),1)

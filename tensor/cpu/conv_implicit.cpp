@@ -27,13 +27,20 @@ namespace cpu {
 
 namespace {
 
+// gather_a_panel transposes 8 x 8 blocks, so a panel of A has at most 8 rows, and
+// transpose_into_panels writes whole blocks of 8 columns into a B panel.
+static_assert(kMR <= 8 && kNR % 8 == 0, "conv_implicit.cpp assumes kMR <= 8 and 8 | kNR");
+
 // Integer vectors of kLanes and of 8 lanes, for lane masks (all bits set: keep the lane).
 typedef int32_t Mask __attribute__((vector_size(kLanes * sizeof(int32_t))));
 typedef float Vec8 __attribute__((vector_size(8 * sizeof(float))));
 typedef int32_t Mask8 __attribute__((vector_size(8 * sizeof(int32_t))));
 
 inline Vec masked(Vec x, Mask m) { return (Vec)((Mask)x & m); }
-// (Vec8 travels by reference: returning it would change the ABI of builds without AVX.)
+// Load 8 floats into x. Pass a local x and copy it on: loading into an array element lets
+// GCC copy 16 bytes at a time without AVX-512, and transpose8's 32-byte reads of those halves
+// then stall (store forwarding fails): a quarter of the weight gradient's time under AVX2.
+// (x travels by reference: returning a Vec8 would change the ABI of builds without AVX.)
 inline void load8(Vec8& x, const float* p) { std::memcpy(&x, p, sizeof x); }
 
 // The per-thread buffers of this file (tensor/cpu/scratch.hpp), one per use.
@@ -107,22 +114,23 @@ void transpose8(Vec8 (&m)[8]) {
   }
 }
 
-// ap[l][r] = im2col(x)[k0 + r][l] for r < rows (0 for rows <= r < 8): im2col rows k0 .. k0 + 7
-// in the GEMM's A layout. Eight positions at a time: eight masked loads (one per row), one
-// transpose, eight stores of eight taps. (A scalar loop spent as long on these scattered
-// writes as the GEMM on its multiply-adds.)
+// ap[l][r] = im2col(x)[k0 + r][l] for r < rows (0 for rows <= r < kMR): im2col rows k0 ..
+// k0 + kMR - 1 in the GEMM's A layout. Eight positions at a time: up to eight masked loads
+// (one per row), one 8 x 8 transpose, eight stores of kMR taps. (A scalar loop spent as long
+// on these scattered writes as the GEMM on its multiply-adds.)
 void gather_a_panel(const ConvGeometry& g, const Image& in, const std::vector<Mask8>& masks,
                     int64_t k0, int64_t rows, float* ap) {
   const int64_t positions = g.out_h * g.out_w;
   for (int64_t l = 0; l < positions; l += 8) {
     Vec8 m[8] = {};
     for (int64_t r = 0; r < rows; ++r) {
-      load8(m[r], in.data + in.offset[k0 + r] + l);
-      m[r] = (Vec8)((Mask8)m[r] & masks[l / 8 * g.kernel_w + in.column[k0 + r]]);
+      Vec8 row;
+      load8(row, in.data + in.offset[k0 + r] + l);
+      m[r] = (Vec8)((Mask8)row & masks[l / 8 * g.kernel_w + in.column[k0 + r]]);
     }
     transpose8(m);
     for (int64_t j = 0; j < std::min<int64_t>(8, positions - l); ++j)
-      std::memcpy(ap + (l + j) * kMR, &m[j], sizeof m[j]);
+      std::memcpy(ap + (l + j) * kMR, &m[j], sizeof(float) * kMR);
   }
 }
 
@@ -138,7 +146,11 @@ void transpose_into_panels(const float* grad_y, int64_t c_out, int64_t positions
   for (int64_t co = 0; co < whole_c; co += 8)
     for (int64_t l = 0; l < whole_l; l += 8) {
       Vec8 m[8];
-      for (int r = 0; r < 8; ++r) load8(m[r], grad_y + (co + r) * positions + l);
+      for (int r = 0; r < 8; ++r) {
+        Vec8 row;
+        load8(row, grad_y + (co + r) * positions + l);
+        m[r] = row;
+      }
       transpose8(m);
       for (int j = 0; j < 8; ++j) std::memcpy(at(co, l + j), &m[j], sizeof m[j]);
     }
@@ -158,8 +170,8 @@ bool implicit_weight_grad_applies(const ConvGeometry& g) {
   return implicit_forward_applies(g) && g.out_channels >= 16;
 }
 
-// Per tile of 32 consecutive output positions and per panel of 8 output channels: the
-// register tile over k = (c, ki, kj), then stored into the 8 output rows.
+// Per tile of kNR consecutive output positions and per panel of kMR output channels: the
+// register tile over k = (c, ki, kj), then stored into the kMR output rows.
 void implicit_forward_image(const ConvGeometry& g, const float* packed_weight, const float* image,
                             float* y, float beta) {
   const Image in = pad_rows(g, image);
@@ -183,7 +195,7 @@ void implicit_forward_image(const ConvGeometry& g, const float* packed_weight, c
 }
 
 // product_t (K, C_out) = im2col(x) (K, L) @ grad_y^T (L, C_out), K = C_in kh kw. grad_y^T is
-// packed once into panels of 32 output channels; each panel of 8 im2col rows is gathered
+// packed once into panels of kNR output channels; each panel of kMR im2col rows is gathered
 // from the image into an L1-sized buffer and multiplied with every grad_y^T panel.
 void implicit_weight_grad_image(const ConvGeometry& g, const float* image, const float* grad_y,
                                 float* product_t) {

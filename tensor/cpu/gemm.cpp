@@ -7,12 +7,12 @@
 //       pack op(A)[m block, k block] into panels of kMR rows   Ap, column k of a panel contiguous
 //       for each panel pair: micro_kernel: the kMR x kNR tile of C (+)= Ap panel @ Bp panel
 //
-// The micro-kernel (tensor/cpu/gemm_kernel.hpp) holds its 8 x 32 tile of C in registers while
-// k runs. Packing makes every load of the inner loop contiguous and the zero-padded panels make
-// every tile full size; an Ap block (kMC x kKC) stays in the L2 cache and a Bp panel
-// (kKC x kNR, 48 KiB) streams through L1. On the lesson's convolution shapes the kernel runs
-// at ~235 GFLOP/s per core once its operands are packed (peak: 256), and the whole product at
-// ~200, against ~165 for Eigen 3.4 (tests/bench/README.md).
+// The micro-kernel (tensor/cpu/gemm_kernel.hpp) holds its kMR x kNR tile of C in registers
+// while k runs. Packing makes every load of the inner loop contiguous and the zero-padded
+// panels make every tile full size; an Ap block (kMC x kKC) stays in the L2 cache and a Bp panel
+// (kKC x kNR, 48 KiB with AVX-512) streams through L1. On the lesson's convolution shapes the
+// AVX-512 kernel runs at ~235 GFLOP/s per core once its operands are packed (peak: 256), and
+// the whole product at ~200, against ~165 for Eigen 3.4 (tests/bench/README.md).
 #include "tensor/cpu/gemm.hpp"
 
 #include <algorithm>
@@ -26,7 +26,7 @@ namespace cpu {
 namespace {
 
 constexpr int64_t kKC = 384;  // depth of a packed block
-constexpr int64_t kMC = 128;  // rows of a packed Ap block
+constexpr int64_t kMC = 16 * kMR;  // rows of a packed Ap block (128 with AVX-512)
 
 // The C tile at c (its first `rows` x `cols` are real): C = alpha Ap @ B + beta C, where Ap
 // is a packed panel (kc x kMR) and row k of the B panel starts at bp + k ldb.

@@ -1,13 +1,16 @@
 // The register tile at the heart of the CPU matrix products (tensor/cpu/gemm.cpp) and of the
-// implicit-GEMM convolution (tensor/cpu/conv_implicit.cpp): an 8 x 32 block of C held in 16
-// vector registers (AVX-512) while k runs, each step doing 16 fused multiply-adds: one
-// broadcast element of A times two vectors of B. With AVX2 the block is 32 vectors, more than
-// the 16 registers, and GCC spills some of them (tests/bench/README.md, "On a CPU without
-// AVX-512").
+// implicit-GEMM convolution (tensor/cpu/conv_implicit.cpp): a kMR x kNR block of C held in
+// vector registers while k runs, each step doing 2 kMR fused multiply-adds: one broadcast
+// element of A times two vectors of B. The block is as large as the target's registers allow,
+// leaving room for the two B vectors and the broadcast:
+//   AVX-512 (32 registers of 16 floats): 8 x 32, 16 accumulators;
+//   AVX2 or SSE (16 registers of 8 or 4 floats): 6 x 16 or 6 x 8, 12 accumulators.
+// (An 8 x 32 block under AVX2 is 32 accumulators, and GCC spilled them to the stack:
+// tests/bench/README.md, "On a CPU without AVX-512". BLIS's Haswell kernel is 6 x 16 too.)
 //
-// A comes packed: a panel of 8 rows stored k-major, ap[k * 8 + r] = A(r, k). Where a row of B
-// comes from is the caller's choice (a packed panel, a matrix read in place, an image), given
-// as a function that loads row k's vectors.
+// A comes packed: a panel of kMR rows stored k-major, ap[k * kMR + r] = A(r, k). Where a row
+// of B comes from is the caller's choice (a packed panel, a matrix read in place, an image),
+// given as a function that loads row k's vectors.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -19,16 +22,18 @@ namespace cpu {
 // a, and the compiler emits the target's FMA instructions (AVX-512, AVX2 or plain SSE).
 #if defined(__AVX512F__)
 constexpr int kLanes = 16;
+constexpr int kMR = 8;  // rows of a C tile
 #elif defined(__AVX__)
 constexpr int kLanes = 8;
+constexpr int kMR = 6;
 #else  // SSE (a build without -march=native, e.g. the sanitizer build)
 constexpr int kLanes = 4;
+constexpr int kMR = 6;
 #endif
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
 
-constexpr int kMR = 8;   // rows of a C tile
-constexpr int kNR = 32;  // columns of a C tile
-constexpr int kVecs = kNR / kLanes;
+constexpr int kVecs = 2;             // vectors in a row of a C tile
+constexpr int kNR = kVecs * kLanes;  // columns of a C tile
 
 using Tile = Vec[kMR][kVecs];
 
@@ -41,7 +46,7 @@ inline Vec load(const float* p) {
 }
 inline void store(float* p, Vec x) { std::memcpy(p, &x, sizeof x); }
 
-// acc += Ap (8 x kc) @ B (kc x 32), row k of B loaded by load_b(k, b) into b[kVecs].
+// acc += Ap (kMR x kc) @ B (kc x kNR), row k of B loaded by load_b(k, b) into b[kVecs].
 template <class LoadB>
 inline void accumulate_tile(int64_t kc, const float* __restrict ap, LoadB&& load_b, Tile& acc) {
   for (int64_t k = 0; k < kc; ++k) {
